@@ -1,0 +1,199 @@
+// Package config defines raygate's static configuration file: its shape, its
+// defaults and its validation. Load reads a YAML file, rejects unknown fields,
+// fills defaults, resolves relative paths against the file's folder and
+// validates everything, reporting each problem as FILE:LINE: message.
+//
+// The structs below are the reference: every field documents its default.
+package config
+
+// Config is the whole file.
+type Config struct {
+	// Listen is the public listener's host:port. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// TLS, when set, makes the public listener serve HTTPS. The certificate
+	// and key are re-read on every reload, so rotating them needs no restart.
+	TLS *TLS `yaml:"tls"`
+	// MetricsListen is the host:port of the separate listener that serves
+	// /metrics (Prometheus), /healthz and /readyz. It must differ from
+	// Listen. Default 127.0.0.1:9090.
+	MetricsListen string `yaml:"metricsListen"`
+	// Authentication lists the ways a caller can prove who it is.
+	Authentication Authentication `yaml:"authentication"`
+	// Clusters are the Ray clusters behind the gateway and who may do what
+	// on each.
+	Clusters []Cluster `yaml:"clusters"`
+	// Audit says where the audit log goes.
+	Audit Audit `yaml:"audit"`
+	// Proxy tunes the connection to the Ray clusters.
+	Proxy Proxy `yaml:"proxy"`
+	// Log configures raygate's own operational log (not the audit log).
+	Log Log `yaml:"log"`
+	// ShutdownTimeout bounds how long a stopping gateway waits for in-flight
+	// requests to finish. Default 30s.
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// Webhook, when set, makes `raygate serve` also serve the KubeRay
+	// admission webhook on its own TLS listener.
+	Webhook *Webhook `yaml:"webhook"`
+
+	// File is the path the config was loaded from (not part of the file).
+	File string `yaml:"-"`
+}
+
+// TLS names a certificate and its private key, both PEM files.
+type TLS struct {
+	// CertFile is the PEM certificate chain. Required.
+	CertFile string `yaml:"certFile"`
+	// KeyFile is the PEM private key. Required.
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Authentication configures the identity methods. A request is
+// authenticated by the first method whose credential it carries; a present
+// but invalid credential is refused, never passed to another method.
+type Authentication struct {
+	// OIDC lists trusted OpenID Connect issuers whose bearer JWTs are
+	// accepted.
+	OIDC []OIDC `yaml:"oidc"`
+	// APIKeys lists static API keys, stored only as SHA-256 hashes.
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// TokenCache bounds the cache of verified bearer tokens.
+	TokenCache TokenCache `yaml:"tokenCache"`
+}
+
+// OIDC is one trusted issuer.
+type OIDC struct {
+	// Issuer is the issuer URL, exactly as it appears in the tokens' iss
+	// claim. Must be https, except on a loopback host. Required.
+	Issuer string `yaml:"issuer"`
+	// Audiences lists accepted aud values; a token must carry at least one.
+	// Required.
+	Audiences []string `yaml:"audiences"`
+	// UsernameClaim is the claim that names the user. Default "email"; when
+	// it is "email" and the token says email_verified=false, the token is
+	// refused.
+	UsernameClaim string `yaml:"usernameClaim"`
+	// GroupsClaim is the claim that lists the user's groups (an array of
+	// strings, or one string). Default "groups".
+	GroupsClaim string `yaml:"groupsClaim"`
+	// UsernamePrefix is prepended to every username from this issuer, to keep
+	// issuers apart. Default "" (none).
+	UsernamePrefix string `yaml:"usernamePrefix"`
+	// GroupsPrefix is prepended to every group from this issuer. Default "".
+	GroupsPrefix string `yaml:"groupsPrefix"`
+	// Algorithms lists the accepted signature algorithms. Default RS256,
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none"
+	// and the HMAC algorithms (HS*) are never accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is the tolerance applied to exp, nbf and iat. Default 30s,
+	// at most 5m.
+	ClockSkew Duration `yaml:"clockSkew"`
+	// JWKSURL overrides the key set URL found by discovery. Default "" (use
+	// discovery's jwks_uri).
+	JWKSURL string `yaml:"jwksURL"`
+	// CAFile is a PEM bundle trusted for the issuer's HTTPS endpoints, in
+	// addition to the system roots. Default "" (system roots only).
+	CAFile string `yaml:"caFile"`
+}
+
+// APIKey is one static key. The key itself never appears in the file.
+type APIKey struct {
+	// Name identifies the key in logs and the audit trail. Required, unique.
+	Name string `yaml:"name"`
+	// SHA256 is the lowercase hex SHA-256 of the key
+	// (`printf %s "$KEY" | sha256sum`). Required, unique.
+	SHA256 string `yaml:"sha256"`
+	// User is the identity the key authenticates as. Required.
+	User string `yaml:"user"`
+	// Groups are the identity's groups. Default none.
+	Groups []string `yaml:"groups"`
+}
+
+// TokenCache bounds the cache of verified bearer tokens, which lets a
+// repeated token skip signature verification until it expires.
+type TokenCache struct {
+	// Size is the maximum number of cached tokens; 0 disables the cache.
+	// Default 10000.
+	Size *int `yaml:"size"`
+	// TTL caps how long a verified token is trusted without re-verifying,
+	// even if it expires later. Default 5m.
+	TTL Duration `yaml:"ttl"`
+}
+
+// Cluster is one Ray cluster behind the gateway, addressed as
+// /clusters/{namespace}/{name}/.
+type Cluster struct {
+	// Namespace is the cluster's namespace (a DNS label). Required.
+	Namespace string `yaml:"namespace"`
+	// Name is the cluster's name (a DNS label). Required; namespace/name is
+	// unique.
+	Name string `yaml:"name"`
+	// Upstream is the base URL of the cluster's dashboard/Jobs API (port
+	// 8265), http or https. Required.
+	Upstream string `yaml:"upstream"`
+	// RayTokenFile holds the cluster's Ray authentication token; when set the
+	// gateway sends it upstream as X-Ray-Authorization. Re-read on reload.
+	// Default "" (no token).
+	RayTokenFile string `yaml:"rayTokenFile"`
+	// Access binds roles to users, groups and service accounts. A caller with
+	// no binding cannot see the cluster at all (404).
+	Access []Binding `yaml:"access"`
+}
+
+// Binding gives a role to subjects. Roles nest: viewer < developer < admin;
+// a caller matched by several bindings gets the highest role.
+type Binding struct {
+	// Role is viewer, developer or admin. Required.
+	Role string `yaml:"role"`
+	// Users are usernames as authentication reports them.
+	Users []string `yaml:"users"`
+	// Groups are group names as authentication reports them.
+	Groups []string `yaml:"groups"`
+	// ServiceAccounts are Kubernetes service accounts as "namespace/name".
+	ServiceAccounts []string `yaml:"serviceAccounts"`
+}
+
+// Audit configures the audit log: one JSON object per request.
+type Audit struct {
+	// File is "-" for stdout, or a file path opened for append (mode 0600)
+	// and reopened on every reload, so a rotated file is picked up on
+	// SIGHUP. Default "-".
+	File string `yaml:"file"`
+}
+
+// Proxy tunes the upstream connections and request limits.
+type Proxy struct {
+	// DialTimeout bounds connecting to a Ray head. Default 5s.
+	DialTimeout Duration `yaml:"dialTimeout"`
+	// ResponseHeaderTimeout bounds the wait for a Ray head's response
+	// headers; past it the caller gets 504. Default 60s.
+	ResponseHeaderTimeout Duration `yaml:"responseHeaderTimeout"`
+	// IdleConnTimeout closes idle upstream connections. Default 90s.
+	IdleConnTimeout Duration `yaml:"idleConnTimeout"`
+	// MaxIdleConnsPerHost is the idle upstream connection pool per Ray
+	// head. Default 256.
+	MaxIdleConnsPerHost int `yaml:"maxIdleConnsPerHost"`
+	// MaxBodyBytes limits request bodies per kind of request.
+	MaxBodyBytes BodyLimits `yaml:"maxBodyBytes"`
+}
+
+// BodyLimits are request body limits in bytes; a larger body is refused
+// with 413.
+type BodyLimits struct {
+	// Default applies to every request not listed below. Default 1 MiB.
+	Default int64 `yaml:"default"`
+	// JobSubmit applies to POST /api/jobs/. Default 10 MiB.
+	JobSubmit int64 `yaml:"jobSubmit"`
+	// PackageUpload applies to PUT /api/packages/... (working_dir and
+	// py_modules uploads). Default 100 MiB, Ray's own limit.
+	PackageUpload int64 `yaml:"packageUpload"`
+	// ServeDeploy applies to PUT /api/serve/applications/. Default 10 MiB.
+	ServeDeploy int64 `yaml:"serveDeploy"`
+}
+
+// Log configures raygate's operational log on stderr.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or text. Default json.
+	Format string `yaml:"format"`
+}

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Default values; the field docs in config.go repeat them.
+const (
+	DefaultListen                = "127.0.0.1:8080"
+	DefaultMetricsListen         = "127.0.0.1:9090"
+	DefaultWebhookListen         = "127.0.0.1:9443"
+	DefaultUsernameClaim         = "email"
+	DefaultGroupsClaim           = "groups"
+	DefaultClockSkew             = 30 * time.Second
+	MaxClockSkew                 = 5 * time.Minute
+	DefaultTokenCacheSize        = 10000
+	DefaultTokenCacheTTL         = 5 * time.Minute
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultMaxIdleConnsPerHost   = 256
+	DefaultShutdownTimeout       = 30 * time.Second
+	DefaultBodyLimit             = 1 << 20
+	DefaultJobSubmitLimit        = 10 << 20
+	DefaultPackageUploadLimit    = 100 << 20
+	DefaultServeDeployLimit      = 10 << 20
+)
+
+// DefaultAlgorithms are the signature algorithms accepted when an issuer
+// lists none: every asymmetric JWS algorithm.
+var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// applyDefaults fills every unset field with its default.
+func (c *Config) applyDefaults() {
+	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.MetricsListen, DefaultMetricsListen)
+	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
+	for i := range c.Authentication.OIDC {
+		o := &c.Authentication.OIDC[i]
+		setDefault(&o.UsernameClaim, DefaultUsernameClaim)
+		setDefault(&o.GroupsClaim, DefaultGroupsClaim)
+		setDefault(&o.ClockSkew, Duration(DefaultClockSkew))
+		if len(o.Algorithms) == 0 {
+			o.Algorithms = append([]string(nil), DefaultAlgorithms...)
+		}
+	}
+	tc := &c.Authentication.TokenCache
+	if tc.Size == nil {
+		n := DefaultTokenCacheSize
+		tc.Size = &n
+	}
+	setDefault(&tc.TTL, Duration(DefaultTokenCacheTTL))
+	setDefault(&c.Audit.File, "-")
+	p := &c.Proxy
+	setDefault(&p.DialTimeout, Duration(DefaultDialTimeout))
+	setDefault(&p.ResponseHeaderTimeout, Duration(DefaultResponseHeaderTimeout))
+	setDefault(&p.IdleConnTimeout, Duration(DefaultIdleConnTimeout))
+	setDefault(&p.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
+	setDefault(&p.MaxBodyBytes.Default, DefaultBodyLimit)
+	setDefault(&p.MaxBodyBytes.JobSubmit, DefaultJobSubmitLimit)
+	setDefault(&p.MaxBodyBytes.PackageUpload, DefaultPackageUploadLimit)
+	setDefault(&p.MaxBodyBytes.ServeDeploy, DefaultServeDeployLimit)
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "json")
+	if c.Webhook != nil {
+		setDefault(&c.Webhook.Listen, DefaultWebhookListen)
+	}
+}
+
+// resolvePaths makes every file path in the config absolute, relative to
+// dir (the config file's folder).
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && *p != "-" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if c.TLS != nil {
+		abs(&c.TLS.CertFile)
+		abs(&c.TLS.KeyFile)
+	}
+	for i := range c.Authentication.OIDC {
+		abs(&c.Authentication.OIDC[i].CAFile)
+	}
+	for i := range c.Clusters {
+		abs(&c.Clusters[i].RayTokenFile)
+	}
+	abs(&c.Audit.File)
+	if c.Webhook != nil {
+		abs(&c.Webhook.TLS.CertFile)
+		abs(&c.Webhook.TLS.KeyFile)
+	}
+}
+
+// Files lists every file the config refers to whose change should trigger
+// a reload (the config itself, TLS material, token files, CA bundles).
+func (c *Config) Files() []string {
+	out := []string{c.File}
+	add := func(p string) {
+		if p != "" && p != "-" {
+			out = append(out, p)
+		}
+	}
+	if c.TLS != nil {
+		add(c.TLS.CertFile)
+		add(c.TLS.KeyFile)
+	}
+	for _, o := range c.Authentication.OIDC {
+		add(o.CAFile)
+	}
+	for _, cl := range c.Clusters {
+		add(cl.RayTokenFile)
+	}
+	if c.Webhook != nil {
+		add(c.Webhook.TLS.CertFile)
+		add(c.Webhook.TLS.KeyFile)
+	}
+	return out
+}

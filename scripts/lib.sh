@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# Shared helpers for raygate's scripts: cache locations and pinned versions.
+
+RAYGATE_CACHE="${RAYGATE_CACHE:-$HOME/.cache/raygate}"
+RAY_VERSION="2.60.0"
+DEX_VERSION="v0.0.0-20260806151424-ab64ed778070"
+K8S_VERSION="v1.37.2"
+ETCD_VERSION="v3.7.0"
+
+RAY_VENV="$RAYGATE_CACHE/ray-$RAY_VERSION"
+
+K8S_ASSETS="$RAYGATE_CACHE/k8s-$K8S_VERSION"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs raygate's whole test suite: static checks, unit tests (with the fuzz
+# targets' seed corpora) and the end-to-end tests against real Ray, a real
+# OIDC provider (Dex) and a real kube-apiserver + etcd. Components are
+# installed or built into $HOME/.cache/raygate on first use.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh unit       static checks and unit tests only
+#   scripts/test.sh e2e        end-to-end tests only
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+. "$here/lib.sh"
+cd "$root"
+
+what="${1:-all}"
+start=$(date +%s)
+artifacts="$root/test/e2e/.artifacts"
+mkdir -p "$artifacts"
+summary=()
+status=0
+
+step() { log "== $*"; }
+
+run_static() {
+  step "gofmt, go vet, staticcheck"
+  local unformatted
+  unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))"
+  if [ -n "$unformatted" ]; then
+    echo "gofmt would change:"; echo "$unformatted"; return 1
+  fi
+  go vet ./...
+  go vet -tags e2e ./test/...
+  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+}
+
+run_unit() {
+  step "unit tests"
+  go test -count=1 ./...
+}
+
+run_e2e() {
+  step "preparing real components"
+  export RAYGATE_RAY_VENV; RAYGATE_RAY_VENV="$("$here/install-ray.sh")"
+  export RAYGATE_DEX_BIN; RAYGATE_DEX_BIN="$("$here/build-dex.sh")"
+  export KUBEBUILDER_ASSETS; KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")"
+  export RAYGATE_BIN="$artifacts/raygate"
+  go build -o "$RAYGATE_BIN" ./cmd/raygate
+  export RAYGATE_E2E_ARTIFACTS="$artifacts"
+  step "end-to-end tests"
+  go test -tags e2e -count=1 -timeout 40m ./test/e2e/...
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+  if run_static && run_unit; then summary+=("unit: ok"); else summary+=("unit: FAILED"); status=1; fi
+fi
+if [ "$what" = all ] || [ "$what" = e2e ]; then
+  if run_e2e; then summary+=("e2e: ok"); else summary+=("e2e: FAILED"); status=1; fi
+fi
+
+elapsed=$(( $(date +%s) - start ))
+verdict=PASS; [ $status -eq 0 ] || verdict=FAIL
+echo "raygate tests: $verdict (${summary[*]}) in $((elapsed/60))m$((elapsed%60))s"
+exit $status

@@ -1,0 +1,148 @@
+// Command dex runs a Dex OpenID Connect provider for raygate's demo and
+// end-to-end tests: in-memory storage, the local password connector, static
+// users with groups and static clients, all read from one JSON file.
+//
+//	dex -config dex.json
+//
+// It listens on the loopback address the file names and stops on SIGINT or
+// SIGTERM.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dexidp/dex/server"
+	"github.com/dexidp/dex/server/signer"
+	"github.com/dexidp/dex/storage"
+	"github.com/dexidp/dex/storage/memory"
+)
+
+type user struct {
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	Username string   `json:"username"`
+	Groups   []string `json:"groups"`
+}
+
+type client struct {
+	ID           string   `json:"id"`
+	Secret       string   `json:"secret"`
+	RedirectURIs []string `json:"redirectURIs"`
+	Public       bool     `json:"public"`
+}
+
+type config struct {
+	Issuer       string   `json:"issuer"`
+	Listen       string   `json:"listen"`
+	Algorithm    string   `json:"algorithm"`    // RS256 (default) or ES256
+	IDTokenTTL   string   `json:"idTokenTTL"`   // default 1h
+	KeysRotation string   `json:"keysRotation"` // default 6h
+	Clients      []client `json:"clients"`
+	Users        []user   `json:"users"`
+}
+
+func main() {
+	path := flag.String("config", "", "path of the JSON config file")
+	flag.Parse()
+	if err := run(*path); err != nil {
+		fmt.Fprintln(os.Stderr, "dex:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var c config
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	ttl, err := time.ParseDuration(orDefault(c.IDTokenTTL, "1h"))
+	if err != nil {
+		return fmt.Errorf("idTokenTTL: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store := memory.New(logger)
+	for _, cl := range c.Clients {
+		if err := store.CreateClient(ctx, storage.Client{
+			ID: cl.ID, Secret: cl.Secret, RedirectURIs: cl.RedirectURIs, Public: cl.Public, Name: cl.ID,
+		}); err != nil {
+			return fmt.Errorf("client %s: %w", cl.ID, err)
+		}
+	}
+	for i, u := range c.Users {
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), 10)
+		if err != nil {
+			return err
+		}
+		if err := store.CreatePassword(ctx, storage.Password{
+			Email: u.Email, Hash: hash, Username: u.Username,
+			UserID: fmt.Sprintf("user-%d", i), Groups: u.Groups,
+		}); err != nil {
+			return fmt.Errorf("user %s: %w", u.Email, err)
+		}
+	}
+	store = storage.WithStaticConnectors(store, []storage.Connector{{ID: "local", Type: "local", Name: "Email"}})
+
+	sc := signer.LocalConfig{KeysRotationPeriod: orDefault(c.KeysRotation, "6h"), Algorithm: jose.SignatureAlgorithm(orDefault(c.Algorithm, "RS256"))}
+	sig, err := sc.Open(ctx, store, ttl, time.Now, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := server.NewServer(ctx, server.Config{
+		Issuer:             c.Issuer,
+		Storage:            store,
+		AllowedGrantTypes:  []string{"authorization_code", "password", "refresh_token", "client_credentials"},
+		SkipApprovalScreen: true,
+		PasswordConnector:  "local",
+		IDTokensValidFor:   ttl,
+		Logger:             logger,
+		Signer:             sig,
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Addr: c.Listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	fmt.Fprintf(os.Stderr, "dex: serving %s on %s\n", c.Issuer, c.Listen)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
