@@ -1,0 +1,176 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/raygate/raygate/internal/identity"
+)
+
+// MaxTokenLength bounds a bearer token; longer ones are refused unparsed.
+const MaxTokenLength = 16 << 10
+
+// ParseBearer extracts the token from a request's Authorization header
+// values. It returns ErrNoCredential when there is no header, and a Failure
+// for more than one header, another scheme, or a token that is empty, too
+// long or outside RFC 6750's token characters.
+func ParseBearer(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", ErrNoCredential
+	case 1:
+	default:
+		return "", fail(ReasonMalformed, "more than one Authorization header", nil)
+	}
+	scheme, tok, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", fail(ReasonUnsupportedScheme, "only Bearer credentials are accepted", nil)
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" {
+		return "", fail(ReasonMalformed, "empty bearer token", nil)
+	}
+	if len(tok) > MaxTokenLength {
+		return "", fail(ReasonMalformed, "bearer token too long", nil)
+	}
+	if !isToken68(tok) {
+		return "", fail(ReasonMalformed, "bearer token has invalid characters", nil)
+	}
+	return tok, nil
+}
+
+// isToken68 reports whether s is an RFC 6750 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeJWT reports whether tok has the three dot-separated parts of a
+// JWS compact serialization.
+func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// unverifiedIssuer reads the iss claim of a JWT without verifying it, only
+// to pick the verifier that will.
+func unverifiedIssuer(tok string) (string, error) {
+	parts := strings.Split(tok, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fail(ReasonMalformed, "token payload is not base64url", err)
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", fail(ReasonMalformed, "token payload is not a JSON object", err)
+	}
+	if c.Iss == "" {
+		return "", fail(ReasonClaims, "token has no issuer", nil)
+	}
+	return c.Iss, nil
+}
+
+// TokenVerifier verifies a JWT and returns the identity it proves and the
+// time after which it must no longer be trusted.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*identity.Identity, time.Time, error)
+}
+
+// Observer receives events for metrics. Every method must be safe for
+// concurrent use; a nil Observer is allowed.
+type Observer interface {
+	TokenCacheResult(hit bool)
+	KeySetFetch(issuer string, err error)
+}
+
+// Bearer authenticates "Authorization: Bearer" credentials: JWTs from a
+// trusted issuer, otherwise API keys. Verified JWTs are cached until they
+// expire (or the cache's TTL passes), so a repeated token skips signature
+// verification.
+type Bearer struct {
+	// Issuers maps an issuer URL to its verifier.
+	Issuers map[string]TokenVerifier
+	// APIKeys authenticates non-JWT tokens; nil means none are accepted.
+	APIKeys *APIKeys
+	// Cache holds verified JWTs; nil disables caching.
+	Cache *TokenCache
+	// Observer receives cache events; may be nil.
+	Observer Observer
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Authenticator = (*Bearer)(nil)
+
+// Authenticate implements Authenticator.
+func (b *Bearer) Authenticate(ctx context.Context, r *http.Request) (*identity.Identity, error) {
+	tok, err := ParseBearer(r.Header.Values("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	if !looksLikeJWT(tok) {
+		if b.APIKeys == nil || b.APIKeys.Len() == 0 {
+			return nil, fail(ReasonMalformed, "bearer token is not a JWT", nil)
+		}
+		return b.APIKeys.Lookup(tok)
+	}
+	now := b.now()
+	key := sha256.Sum256([]byte(tok))
+	if b.Cache != nil {
+		if id, ok := b.Cache.Get(key, now); ok {
+			b.observeCache(true)
+			return id, nil
+		}
+		b.observeCache(false)
+	}
+	iss, err := unverifiedIssuer(tok)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := b.Issuers[iss]
+	if !ok {
+		return nil, fail(ReasonUnknownIssuer, "token issuer is not trusted", nil)
+	}
+	id, until, err := v.Verify(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if b.Cache != nil {
+		b.Cache.Put(key, id, until, now)
+	}
+	return id, nil
+}
+
+func (b *Bearer) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *Bearer) observeCache(hit bool) {
+	if b.Observer != nil {
+		b.Observer.TokenCacheResult(hit)
+	}
+}

@@ -1,0 +1,230 @@
+package authn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Key set fetching limits.
+const (
+	// MinKeyRefresh is the shortest interval between two fetches of an
+	// issuer's key set, however many tokens name an unknown key.
+	MinKeyRefresh = 10 * time.Second
+	// MaxKeyAge is how old a fetched key set may get before the next
+	// verification refreshes it in the background.
+	MaxKeyAge = time.Hour
+	// maxDocument bounds discovery documents and key sets.
+	maxDocument  = 1 << 20
+	fetchTimeout = 10 * time.Second
+)
+
+// KeySet is an issuer's public signing keys, found by OpenID Connect
+// discovery (or a configured JWKS URL) and refreshed when a token names a
+// key it does not hold, at most once per MinKeyRefresh.
+type KeySet struct {
+	issuer   string
+	jwksURL  string // configured; "" means discover
+	client   *http.Client
+	observer Observer
+	now      func() time.Time
+
+	keys atomic.Pointer[keySnapshot]
+
+	mu          sync.Mutex // serializes fetches
+	lastAttempt time.Time
+	bgRunning   atomic.Bool
+}
+
+type keySnapshot struct {
+	keys    []jose.JSONWebKey
+	fetched time.Time
+}
+
+// NewKeySet returns the key set of issuer. jwksURL, when not empty, skips
+// discovery. caFile, when not empty, adds a PEM bundle to the trusted roots.
+func NewKeySet(issuer, jwksURL, caFile string, observer Observer) (*KeySet, error) {
+	client, err := idpClient(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &KeySet{issuer: issuer, jwksURL: jwksURL, client: client, observer: observer, now: time.Now}, nil
+}
+
+func idpClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("authn: read CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("authn: CA file %s holds no certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: fetchTimeout}, nil
+}
+
+// Ready reports whether a key set has been fetched at least once.
+func (k *KeySet) Ready() bool { return k.keys.Load() != nil }
+
+// Prefetch fetches the key set now, so the first request does not wait.
+func (k *KeySet) Prefetch(ctx context.Context) error {
+	_, err := k.refresh(ctx, true)
+	return err
+}
+
+// Candidates returns the keys that may have signed a token with header kid
+// and alg. An unknown kid triggers a rate-limited refresh. It fails with
+// ReasonUnknownKey when no key fits, and ReasonIdPUnavailable when the key
+// set has never been fetched and cannot be now.
+func (k *KeySet) Candidates(ctx context.Context, kid, alg string) ([]jose.JSONWebKey, error) {
+	snap := k.keys.Load()
+	if snap != nil {
+		if ks := match(snap.keys, kid, alg); len(ks) > 0 {
+			if k.now().Sub(snap.fetched) > MaxKeyAge {
+				k.refreshInBackground()
+			}
+			return ks, nil
+		}
+	}
+	snap, err := k.refresh(ctx, false)
+	if snap == nil {
+		return nil, &Failure{Reason: ReasonIdPUnavailable, Msg: "identity provider keys are unavailable", Status: http.StatusServiceUnavailable, Err: err}
+	}
+	if ks := match(snap.keys, kid, alg); len(ks) > 0 {
+		return ks, nil
+	}
+	return nil, fail(ReasonUnknownKey, "token signed by an unknown key", err)
+}
+
+func (k *KeySet) refreshInBackground() {
+	if !k.bgRunning.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer k.bgRunning.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*fetchTimeout)
+		defer cancel()
+		_, _ = k.refresh(ctx, false)
+	}()
+}
+
+// refresh fetches the key set unless another fetch happened within
+// MinKeyRefresh (force skips that limit); it returns the current snapshot
+// either way, and the fetch error if one happened.
+func (k *KeySet) refresh(ctx context.Context, force bool) (*keySnapshot, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if !force && !k.lastAttempt.IsZero() && now.Sub(k.lastAttempt) < MinKeyRefresh {
+		return k.keys.Load(), errors.New("key set refresh rate-limited")
+	}
+	k.lastAttempt = now
+	keys, err := k.fetch(ctx)
+	if k.observer != nil {
+		k.observer.KeySetFetch(k.issuer, err)
+	}
+	if err != nil {
+		return k.keys.Load(), err
+	}
+	snap := &keySnapshot{keys: keys, fetched: now}
+	k.keys.Store(snap)
+	return snap, nil
+}
+
+func (k *KeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+	jwksURL := k.jwksURL
+	if jwksURL == "" {
+		var doc struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := k.getJSON(ctx, strings.TrimSuffix(k.issuer, "/")+"/.well-known/openid-configuration", &doc); err != nil {
+			return nil, fmt.Errorf("authn: discovery: %w", err)
+		}
+		if doc.Issuer != k.issuer {
+			return nil, fmt.Errorf("authn: discovery: document names issuer %q, expected %q", doc.Issuer, k.issuer)
+		}
+		if doc.JWKSURI == "" {
+			return nil, errors.New("authn: discovery: no jwks_uri")
+		}
+		jwksURL = doc.JWKSURI
+	}
+	var set jose.JSONWebKeySet
+	if err := k.getJSON(ctx, jwksURL, &set); err != nil {
+		return nil, fmt.Errorf("authn: key set: %w", err)
+	}
+	var keys []jose.JSONWebKey
+	for _, key := range set.Keys {
+		if key.Use != "" && key.Use != "sig" {
+			continue
+		}
+		if !key.Valid() || !key.IsPublic() {
+			continue // never verify with a symmetric or private key
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("authn: key set holds no public signing key")
+	}
+	return keys, nil
+}
+
+func (k *KeySet) getJSON(ctx context.Context, url string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxDocument {
+		return fmt.Errorf("GET %s: document larger than %d bytes", url, maxDocument)
+	}
+	return json.Unmarshal(body, v)
+}
+
+// match returns the keys that fit a token's kid and alg.
+func match(keys []jose.JSONWebKey, kid, alg string) []jose.JSONWebKey {
+	var out []jose.JSONWebKey
+	for _, key := range keys {
+		if kid != "" && key.KeyID != kid {
+			continue
+		}
+		if key.Algorithm != "" && key.Algorithm != alg {
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}

@@ -1,0 +1,45 @@
+package authz
+
+// Action is what a request does to a Ray cluster.
+type Action string
+
+// The Ray actions. Anything the classifier does not recognise is
+// ActionClusterAdmin.
+const (
+	ActionDashboardView Action = "dashboard.view"
+	ActionClusterRead   Action = "cluster.read"
+	ActionJobsSubmit    Action = "jobs.submit"
+	ActionJobsStop      Action = "jobs.stop"
+	ActionJobsStopAny   Action = "jobs.stop.any"
+	ActionServeDeploy   Action = "serve.deploy"
+	ActionClusterAdmin  Action = "cluster.admin"
+)
+
+// Actions lists every action, in order of the least role they need.
+var Actions = []Action{ActionDashboardView, ActionClusterRead, ActionJobsSubmit, ActionJobsStop, ActionJobsStopAny, ActionServeDeploy, ActionClusterAdmin}
+
+// LeastRole is the lowest role allowed to perform a.
+func LeastRole(a Action) Role {
+	switch a {
+	case ActionDashboardView, ActionClusterRead:
+		return RoleViewer
+	case ActionJobsSubmit, ActionJobsStop:
+		return RoleDeveloper
+	default:
+		return RoleAdmin
+	}
+}
+
+// OwnerKey is the job metadata key the gateway stamps with the submitter's
+// username and checks on stop and delete.
+const OwnerKey = "raygate.owner"
+
+// StopAction refines ActionJobsStop by ownership: stopping or deleting a job
+// the caller owns is ActionJobsStop; a job owned by someone else, or whose
+// owner is unknown (known is false), is ActionJobsStopAny.
+func StopAction(caller, owner string, known bool) Action {
+	if known && owner != "" && owner == caller {
+		return ActionJobsStop
+	}
+	return ActionJobsStopAny
+}

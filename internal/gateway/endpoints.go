@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+
+	"github.com/raygate/raygate/internal/audit"
+	"github.com/raygate/raygate/internal/authz"
+)
+
+// Healthz answers 200 while the process runs. It needs no credentials and
+// reveals nothing.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Readyz answers 200 when the gateway has a config in force and is not
+// draining, 503 otherwise.
+func (g *Gateway) Readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if g.state.Load() == nil || g.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// WhoAmI is the body of /_raygate/whoami: the caller's identity and the
+// clusters it has a role on.
+type WhoAmI struct {
+	User       string          `json:"user"`
+	Groups     []string        `json:"groups"`
+	AuthMethod string          `json:"auth_method"`
+	Clusters   []ClusterAccess `json:"clusters"`
+}
+
+// ClusterAccess is one cluster the caller can see, with its role.
+type ClusterAccess struct {
+	Cluster string `json:"cluster"`
+	Role    string `json:"role"`
+	Path    string `json:"path"`
+}
+
+// serveOwn answers the gateway's own endpoints under /_raygate/.
+func (x *exchange) serveOwn(path string) {
+	switch path {
+	case "/_raygate/whoami":
+		x.ev.Action = "gateway.whoami"
+		if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+			x.w.Header().Set("Allow", "GET, HEAD")
+			x.deny(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", "use GET")
+			return
+		}
+		id, ok := x.authenticate()
+		if !ok {
+			return
+		}
+		out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
+		if out.Groups == nil {
+			out.Groups = []string{}
+		}
+		for _, c := range x.st.Registry.Clusters() {
+			if role := c.Bindings.RoleOf(id); role != authz.RoleNone {
+				out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/"})
+			}
+		}
+		sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })
+		x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
+		x.w.Header().Set("Content-Type", "application/json")
+		x.w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(x.w).Encode(out)
+	default:
+		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
+	}
+}

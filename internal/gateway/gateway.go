@@ -1,0 +1,327 @@
+// Package gateway is raygate's request pipeline. For every request it
+// checks the path, authenticates the caller (authn), resolves the cluster
+// (route), classifies the Ray action and authorizes it (authz), forwards it
+// (proxy) and writes one audit line (audit). The pipeline reads an
+// immutable State that a reload replaces atomically.
+package gateway
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/raygate/raygate/internal/audit"
+	"github.com/raygate/raygate/internal/authn"
+	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/metrics"
+	"github.com/raygate/raygate/internal/proxy"
+	"github.com/raygate/raygate/internal/route"
+)
+
+// Gateway serves the public listener.
+type Gateway struct {
+	state    atomic.Pointer[State]
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	audit    *audit.Writer
+	draining atomic.Bool
+
+	idPrefix string
+	idSeq    atomic.Uint64
+}
+
+// New returns a gateway with no state yet; call Build and Swap before
+// serving. Audit events go to sink.
+func New(m *metrics.Metrics, log *slog.Logger, sink *audit.Writer) *Gateway {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Gateway{metrics: m, log: log, audit: sink, idPrefix: hex.EncodeToString(b[:])}
+}
+
+// State returns the state in force.
+func (g *Gateway) State() *State { return g.state.Load() }
+
+// Swap puts st in force and returns the previous state. Resources of the
+// previous state that st does not reuse are released after grace.
+func (g *Gateway) Swap(st *State, grace time.Duration) *State {
+	old := g.state.Swap(st)
+	retire(old, st, grace)
+	return old
+}
+
+// Drain makes /readyz fail so load balancers stop sending traffic.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+func (g *Gateway) nextRequestID() string {
+	return g.idPrefix + "-" + strconv.FormatUint(g.idSeq.Add(1), 36)
+}
+
+// maxAuditPath bounds the path recorded in the audit log.
+const maxAuditPath = 2048
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		Healthz(w, r)
+		return
+	case "/readyz":
+		g.Readyz(w, r)
+		return
+	}
+	start := time.Now()
+	st := g.state.Load()
+	rid := g.nextRequestID()
+	w.Header().Set(proxy.HeaderRequestID, rid)
+	rec := &recorder{ResponseWriter: w}
+	path := r.URL.EscapedPath()
+	if len(path) > maxAuditPath {
+		path = path[:maxAuditPath] + "..."
+	}
+	ev := &audit.Event{
+		Time: start.UTC(), RequestID: rid, Method: r.Method, Path: path,
+		RemoteAddr: r.RemoteAddr, Decision: audit.Deny,
+	}
+	x := &exchange{g: g, st: st, w: rec, r: r, ev: ev, clusterLabel: "-"}
+	g.metrics.InFlight(1)
+	defer func() {
+		g.metrics.InFlight(-1)
+		x.finish(start)
+	}()
+	x.serve()
+}
+
+// exchange is one request's trip through the pipeline.
+type exchange struct {
+	g  *Gateway
+	st *State
+	w  *recorder
+	r  *http.Request
+	ev *audit.Event
+	// clusterLabel is the metrics label: the cluster only once the caller
+	// is known to have a role on it, so metrics never enumerate clusters.
+	clusterLabel string
+}
+
+func (x *exchange) deny(status int, code, reason, msg string) {
+	x.ev.Decision = audit.Deny
+	x.ev.Reason = reason
+	proxy.WriteError(x.w, status, code, msg, x.ev.RequestID)
+}
+
+func (x *exchange) serve() {
+	r := x.r
+	escaped := r.URL.EscapedPath()
+	if err := route.CheckPath(escaped); err != nil {
+		var pe *route.PathError
+		reason := "ambiguous path"
+		if errors.As(err, &pe) {
+			reason = "ambiguous path: " + pe.Reason
+		}
+		x.deny(http.StatusBadRequest, "bad_request", reason, "the request path is ambiguous and was refused ("+strings.TrimPrefix(reason, "ambiguous path: ")+")")
+		return
+	}
+	if strings.HasPrefix(escaped, "/_raygate/") {
+		x.serveOwn(escaped)
+		return
+	}
+	target, ok := route.Split(escaped)
+	if !ok {
+		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
+		return
+	}
+	x.ev.Cluster = target.Key()
+	id, ok := x.authenticate()
+	if !ok {
+		return
+	}
+	cluster := x.st.Registry.Lookup(target.Namespace, target.Name)
+	role := authz.RoleNone
+	if cluster != nil {
+		role = cluster.Bindings.RoleOf(id)
+	}
+	rest := target.Rest
+	if rest == "" {
+		rest = "/"
+	}
+	req := authz.Classify(r.Method, rest, isUpgrade(r))
+	x.ev.Action = string(req.Action)
+	x.ev.JobID = req.JobID
+	if role == authz.RoleNone {
+		// Indistinguishable from a cluster that does not exist.
+		x.deny(http.StatusNotFound, "not_found", "cluster not found or no role on it", "not found")
+		return
+	}
+	x.ev.Role = role.String()
+	x.clusterLabel = cluster.Key
+
+	if req.Action == authz.ActionJobsStop {
+		req.Action = x.ownerAction(cluster, id.User, req.JobID)
+		x.ev.Action = string(req.Action)
+	}
+	d := authz.Decide(role, req.Action)
+	x.ev.Reason = d.Reason
+	if !d.Allow {
+		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+		return
+	}
+	if target.Rest == "" {
+		x.ev.Decision = audit.Allow
+		u := escaped + "/"
+		if r.URL.RawQuery != "" {
+			u += "?" + r.URL.RawQuery
+		}
+		http.Redirect(x.w, r, u, http.StatusPermanentRedirect)
+		return
+	}
+	call := &proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
+	if !x.limitBody(req.Action, target.Rest) {
+		return
+	}
+	if req.Action == authz.ActionJobsSubmit && r.Method == http.MethodPost {
+		if !x.stampOwner(id.User, call) {
+			return
+		}
+	}
+	x.ev.Decision = audit.Allow
+	x.st.Proxy.ServeHTTP(x.w, r.WithContext(proxy.WithCall(r.Context(), call)))
+	if call.JobID != "" {
+		x.ev.JobID = call.JobID
+	}
+	if call.ErrorKind != "" {
+		x.ev.Reason += "; upstream " + call.ErrorKind
+	}
+}
+
+// authenticate establishes the caller or answers 401 (503 when the identity
+// provider cannot be reached).
+func (x *exchange) authenticate() (*identity.Identity, bool) {
+	id, err := x.st.Authn.Authenticate(x.r.Context(), x.r)
+	if err == nil {
+		x.ev.User, x.ev.Groups = id.User, id.Groups
+		x.ev.AuthMethod, x.ev.AuthSource = string(id.Method), id.Source
+		return id, true
+	}
+	var f *authn.Failure
+	if !errors.As(err, &f) {
+		f = &authn.Failure{Reason: authn.ReasonMalformed, Msg: "credential could not be verified", Status: http.StatusUnauthorized, Err: err}
+	}
+	x.g.metrics.AuthnFailure(f.Reason)
+	if f.Err != nil && f.Reason != authn.ReasonMissing {
+		x.g.log.Debug("authentication failed", "request_id", x.ev.RequestID, "reason", f.Reason, "error", f.Err)
+	}
+	if f.Status == http.StatusServiceUnavailable {
+		x.g.log.Warn("identity provider unavailable", "request_id", x.ev.RequestID, "error", f.Err)
+		x.deny(http.StatusServiceUnavailable, "unavailable", "authentication: "+f.Reason, f.Msg)
+		return nil, false
+	}
+	challenge := `Bearer realm="raygate"`
+	if f.Reason != authn.ReasonMissing {
+		challenge += `, error="invalid_token"`
+	}
+	x.w.Header().Set("WWW-Authenticate", challenge)
+	x.deny(http.StatusUnauthorized, "unauthenticated", "authentication: "+f.Reason, f.Msg)
+	return nil, false
+}
+
+// ownerAction refines jobs.stop by asking the cluster who owns the job. A
+// job it cannot attribute (not found, no owner, lookup failed) is
+// jobs.stop.any, which only admins hold.
+func (x *exchange) ownerAction(c *route.Cluster, user, jobID string) authz.Action {
+	owner, err := x.st.Proxy.JobOwner(x.r.Context(), c, authz.OwnerKey, jobID)
+	if err != nil {
+		if !errors.Is(err, proxy.ErrJobNotFound) {
+			x.g.log.Warn("job owner lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "job_id", jobID, "error", err)
+		}
+		return authz.StopAction(user, "", false)
+	}
+	return authz.StopAction(user, owner, true)
+}
+
+// limitBody applies the body limit of the request's action; an announced
+// body over the limit is refused at once, a streamed one when it passes
+// the limit.
+func (x *exchange) limitBody(action authz.Action, rest string) bool {
+	limit := x.st.limits.Default
+	switch {
+	case action == authz.ActionJobsSubmit && strings.HasPrefix(rest, "/api/packages/"):
+		limit = x.st.limits.PackageUpload
+	case action == authz.ActionJobsSubmit:
+		limit = x.st.limits.JobSubmit
+	case action == authz.ActionServeDeploy:
+		limit = x.st.limits.ServeDeploy
+	}
+	if x.r.ContentLength > limit {
+		x.deny(http.StatusRequestEntityTooLarge, "payload_too_large", "request body over limit", "request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		return false
+	}
+	if x.r.Body != nil && x.r.Body != http.NoBody {
+		x.r.Body = http.MaxBytesReader(x.w, x.r.Body, limit)
+	}
+	return true
+}
+
+// stampOwner rewrites a job submission so the job records its owner.
+func (x *exchange) stampOwner(user string, call *proxy.Call) bool {
+	body, err := io.ReadAll(x.r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			x.deny(http.StatusRequestEntityTooLarge, "payload_too_large", "request body over limit", "request body is too large")
+			return false
+		}
+		x.deny(http.StatusBadRequest, "bad_request", "job submission body unreadable", "the request body could not be read")
+		return false
+	}
+	out, sub, err := proxy.StampOwner(body, authz.OwnerKey, user)
+	if err != nil {
+		var se *proxy.SubmitError
+		msg := "invalid job submission"
+		if errors.As(err, &se) {
+			msg = "invalid job submission: " + se.Msg
+		}
+		x.deny(http.StatusBadRequest, "bad_request", msg, msg)
+		return false
+	}
+	x.ev.Entrypoint = sub.Entrypoint
+	x.ev.JobID = sub.SubmissionID
+	call.CaptureJobID = true
+	x.r.Body = io.NopCloser(bytes.NewReader(out))
+	x.r.ContentLength = int64(len(out))
+	x.r.TransferEncoding = nil
+	x.r.Header.Del("Content-Length")
+	return true
+}
+
+// finish completes and writes the audit event and records metrics.
+func (x *exchange) finish(start time.Time) {
+	d := time.Since(start)
+	ev := x.ev
+	ev.Status = x.w.statusCode()
+	ev.DurationMS = float64(d.Microseconds()) / 1000
+	if ev.Status >= 500 && ev.Decision == audit.Allow && ev.Reason == "" {
+		ev.Reason = "upstream error"
+	}
+	if err := x.g.audit.Write(ev); err != nil {
+		x.g.metrics.AuditError()
+		x.g.log.Error("audit write failed", "request_id", ev.RequestID, "error", err)
+	}
+	action := ev.Action
+	if action == "" {
+		action = "-"
+	}
+	x.g.metrics.Request(x.clusterLabel, action, ev.Decision, ev.Status, d)
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != ""
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"time"
+
+	"github.com/raygate/raygate/internal/authn"
+	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/proxy"
+	"github.com/raygate/raygate/internal/route"
+)
+
+// State is everything a request needs, built from one config. It is
+// immutable: a reload builds a new State and swaps it in whole.
+type State struct {
+	// Config is the config the state was built from.
+	Config *config.Config
+	// Authn authenticates requests.
+	Authn authn.Authenticator
+	// Registry finds clusters.
+	Registry route.Registry
+	// Proxy forwards requests upstream.
+	Proxy *proxy.Proxy
+	// Cert is the public listener's certificate, nil without TLS.
+	Cert *tls.Certificate
+
+	transport *http.Transport
+	keySets   map[string]*authn.KeySet
+	limits    config.BodyLimits
+}
+
+// KeySets returns the OIDC key sets by issuer.
+func (s *State) KeySets() map[string]*authn.KeySet { return s.keySets }
+
+// Build turns a validated config into a State. prev, the state in force (or
+// nil), lends what is unchanged: OIDC key sets whose issuer config is the
+// same, and the upstream transport when the proxy settings are the same.
+func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
+	st := &State{Config: cfg, keySets: map[string]*authn.KeySet{}, limits: cfg.Proxy.MaxBodyBytes}
+
+	if cfg.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: tls: %w", err)
+		}
+		st.Cert = &cert
+	}
+
+	bearer := &authn.Bearer{Issuers: map[string]authn.TokenVerifier{}, Observer: g.metrics}
+	for _, o := range cfg.Authentication.OIDC {
+		var ks *authn.KeySet
+		if prev != nil {
+			if old, ok := prev.keySets[o.Issuer]; ok && sameIssuer(prev.Config, cfg, o.Issuer) {
+				ks = old
+			}
+		}
+		if ks == nil {
+			var err error
+			ks, err = authn.NewKeySet(o.Issuer, o.JWKSURL, o.CAFile, g.metrics)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: oidc %s: %w", o.Issuer, err)
+			}
+		}
+		st.keySets[o.Issuer] = ks
+		bearer.Issuers[o.Issuer] = authn.NewOIDC(o, ks)
+	}
+	if len(cfg.Authentication.APIKeys) > 0 {
+		bearer.APIKeys = authn.NewAPIKeys(cfg.Authentication.APIKeys)
+	}
+	tc := cfg.Authentication.TokenCache
+	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
+	st.Authn = authn.Chain{bearer}
+
+	reg := route.Static{}
+	for _, c := range cfg.Clusters {
+		up, err := url.Parse(c.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: cluster %s/%s: upstream: %w", c.Namespace, c.Name, err)
+		}
+		rc := &route.Cluster{
+			Namespace: c.Namespace, Name: c.Name, Key: c.Namespace + "/" + c.Name,
+			Upstream: up, Bindings: authz.NewBindings(c.Access),
+		}
+		if c.RayTokenFile != "" {
+			tok, err := config.ReadToken(c.RayTokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: cluster %s: %w", rc.Key, err)
+			}
+			rc.Token = tok
+		}
+		reg[rc.Key] = rc
+	}
+	st.Registry = reg
+
+	if prev != nil && reflect.DeepEqual(prev.Config.Proxy, cfg.Proxy) {
+		st.transport, st.Proxy = prev.transport, prev.Proxy
+	} else {
+		st.transport = proxy.NewTransport(cfg.Proxy)
+		st.Proxy = proxy.New(st.transport, g.log, g.metrics.UpstreamError)
+	}
+	return st, nil
+}
+
+func sameIssuer(a, b *config.Config, issuer string) bool {
+	find := func(c *config.Config) *config.OIDC {
+		for i := range c.Authentication.OIDC {
+			if c.Authentication.OIDC[i].Issuer == issuer {
+				return &c.Authentication.OIDC[i]
+			}
+		}
+		return nil
+	}
+	x, y := find(a), find(b)
+	return x != nil && y != nil && x.JWKSURL == y.JWKSURL && x.CAFile == y.CAFile
+}
+
+// retire releases what old holds that next does not reuse, once requests
+// still using it have had time to finish.
+func retire(old, next *State, after time.Duration) {
+	if old == nil || old.transport == next.transport {
+		return
+	}
+	time.AfterFunc(after, old.transport.CloseIdleConnections)
+}

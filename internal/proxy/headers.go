@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// RayTokenCookie is the cookie Ray's dashboard accepts its token from.
+const RayTokenCookie = "ray-authentication-token"
+
+// GatewayCookiePrefix starts the name of every cookie the gateway sets.
+const GatewayCookiePrefix = "_raygate"
+
+// Headers the gateway sets upstream to tell Ray (and anything behind it)
+// who the caller is.
+const (
+	HeaderUser      = "X-Forwarded-User"
+	HeaderEmail     = "X-Forwarded-Email"
+	HeaderGroups    = "X-Forwarded-Groups"
+	HeaderRequestID = "X-Request-Id"
+	HeaderRayAuth   = "X-Ray-Authorization"
+)
+
+// identityHeaders are headers that assert an identity or carry a
+// credential, in normalized form (lowercase, '_' as '-'). A client's copy
+// of any of them is removed in every spelling before the request goes
+// upstream.
+var identityHeaders = map[string]bool{
+	"authorization":                      true,
+	"proxy-authorization":                true,
+	"x-ray-authorization":                true,
+	"x-forwarded-user":                   true,
+	"x-forwarded-email":                  true,
+	"x-forwarded-groups":                 true,
+	"x-forwarded-preferred-username":     true,
+	"x-forwarded-access-token":           true,
+	"x-auth-request-user":                true,
+	"x-auth-request-email":               true,
+	"x-auth-request-groups":              true,
+	"x-auth-request-preferred-username":  true,
+	"x-auth-request-access-token":        true,
+	"x-remote-user":                      true,
+	"x-remote-group":                     true,
+	"x-remote-groups":                    true,
+	"x-webauth-user":                     true,
+	"remote-user":                        true,
+	"x-user":                             true,
+	"x-email":                            true,
+	"x-goog-authenticated-user-email":    true,
+	"x-goog-authenticated-user-id":       true,
+	"x-goog-iap-jwt-assertion":           true,
+	"x-amzn-oidc-data":                   true,
+	"x-amzn-oidc-identity":               true,
+	"x-amzn-oidc-accesstoken":            true,
+	"impersonate-user":                   true,
+	"impersonate-group":                  true,
+	"impersonate-uid":                    true,
+	"x-ms-client-principal":              true,
+	"x-ms-client-principal-name":         true,
+	"x-ms-client-principal-id":           true,
+	"x-ms-token-aad-id-token":            true,
+	"x-ms-token-aad-access-token":        true,
+	"cf-access-jwt-assertion":            true,
+	"cf-access-authenticated-user-email": true,
+	"forwarded":                          true,
+	"x-real-ip":                          true,
+	"x-request-id":                       true,
+}
+
+// identityPrefixes are normalized prefixes of header names treated like
+// identityHeaders.
+var identityPrefixes = []string{"x-raygate-", "x-remote-extra-", "impersonate-extra-", "x-forwarded-"}
+
+// normalizeHeaderName lowercases a header name and spells '_' as '-', so
+// that X_Forwarded_User and x-forwarded-user compare equal.
+func normalizeHeaderName(k string) string {
+	return strings.ReplaceAll(strings.ToLower(k), "_", "-")
+}
+
+// IsIdentityHeader reports whether a client-sent header named k must be
+// removed before the request reaches Ray.
+func IsIdentityHeader(k string) bool {
+	n := normalizeHeaderName(k)
+	if identityHeaders[n] {
+		return true
+	}
+	for _, p := range identityPrefixes {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// StripClientHeaders removes from h every credential and identity header
+// the client sent, in any spelling, and the cookies that carry a Ray token
+// or a gateway session. It leaves every other header as sent.
+func StripClientHeaders(h http.Header) {
+	for k := range h {
+		if IsIdentityHeader(k) {
+			delete(h, k)
+		}
+	}
+	if cs, ok := h["Cookie"]; ok {
+		kept := filterCookies(cs)
+		if kept == "" {
+			delete(h, "Cookie")
+		} else {
+			h["Cookie"] = []string{kept}
+		}
+	}
+}
+
+// isSensitiveCookie reports whether a cookie name carries a credential the
+// upstream must not see.
+func isSensitiveCookie(name string) bool {
+	return strings.EqualFold(name, RayTokenCookie) || strings.HasPrefix(strings.ToLower(name), GatewayCookiePrefix)
+}
+
+// filterCookies joins Cookie header values without the sensitive cookies,
+// keeping every other pair byte for byte.
+func filterCookies(values []string) string {
+	var kept []string
+	for _, v := range values {
+		for _, pair := range strings.Split(v, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(pair, "=")
+			if isSensitiveCookie(strings.TrimSpace(name)) {
+				continue
+			}
+			kept = append(kept, pair)
+		}
+	}
+	return strings.Join(kept, "; ")
+}
+
+// StripSetCookies removes from a Ray response every Set-Cookie that would
+// hand the cluster's token (or a cookie in the gateway's namespace) to the
+// caller.
+func StripSetCookies(h http.Header) {
+	vs, ok := h["Set-Cookie"]
+	if !ok {
+		return
+	}
+	kept := vs[:0]
+	for _, v := range vs {
+		name, _, _ := strings.Cut(v, "=")
+		if isSensitiveCookie(strings.TrimSpace(name)) {
+			continue
+		}
+		kept = append(kept, v)
+	}
+	if len(kept) == 0 {
+		delete(h, "Set-Cookie")
+		return
+	}
+	h["Set-Cookie"] = kept
+}

@@ -1,0 +1,273 @@
+// Package proxy forwards authorized requests to Ray clusters: an
+// httputil.ReverseProxy with Rewrite over a tuned Transport, which strips
+// the caller's credentials and identity headers, states the caller's
+// identity, injects the cluster's Ray token, passes WebSocket upgrades
+// through and turns upstream failures into JSON 502/504 answers.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+
+	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/route"
+)
+
+// Upstream failure kinds, used as metric labels.
+const (
+	ErrKindTimeout  = "timeout"
+	ErrKindConnect  = "connect"
+	ErrKindTooLarge = "body_too_large"
+	ErrKindCanceled = "canceled"
+	ErrKindOther    = "other"
+)
+
+// StatusClientClosed is recorded (never sent) when the caller went away
+// before the upstream answered.
+const StatusClientClosed = 499
+
+// Call is one request on its way to a cluster. The gateway fills it in and
+// puts it in the request's context; the proxy reads it, and records what it
+// learns from the upstream for the audit log.
+type Call struct {
+	Cluster   *route.Cluster
+	Target    route.Target
+	Identity  *identity.Identity
+	RequestID string
+	// CaptureJobID asks the proxy to read the job id from a successful
+	// response (job submission).
+	CaptureJobID bool
+
+	// Set by the proxy.
+	JobID     string // from the response, when CaptureJobID
+	ErrorKind string // one of the ErrKind constants after an upstream failure
+}
+
+type callKey struct{}
+
+// WithCall returns ctx carrying c.
+func WithCall(ctx context.Context, c *Call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+func callFrom(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+// NewTransport returns the upstream transport tuned by cfg. Ray heads speak
+// HTTP/1.1; connections are pooled per head.
+func NewTransport(cfg config.Proxy) *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // Ray heads are reached directly, never through an environment proxy
+		DialContext: (&net.Dialer{
+			Timeout:   cfg.DialTimeout.D(),
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          0, // no global cap; MaxIdleConnsPerHost bounds each head
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       cfg.IdleConnTimeout.D(),
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout.D(),
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// Proxy forwards requests whose context carries a *Call.
+type Proxy struct {
+	rp        *httputil.ReverseProxy
+	transport http.RoundTripper
+	log       *slog.Logger
+	onError   func(cluster, kind string)
+}
+
+// New returns a Proxy over transport. onError, if not nil, is called for
+// every upstream failure.
+func New(transport http.RoundTripper, log *slog.Logger, onError func(cluster, kind string)) *Proxy {
+	p := &Proxy{transport: transport, log: log, onError: onError}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      transport,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// FlushInterval 0: responses without a length (log streams) and
+		// text/event-stream are flushed as they arrive.
+	}
+	return p
+}
+
+// ServeHTTP forwards r, which must carry a *Call in its context.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if callFrom(r.Context()) == nil {
+		WriteError(w, http.StatusInternalServerError, "internal", "request has no route", "")
+		return
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// rewrite builds the upstream request. It runs after ReverseProxy removed
+// hop-by-hop and X-Forwarded-* headers.
+func rewrite(pr *httputil.ProxyRequest) {
+	c := callFrom(pr.In.Context())
+	up := c.Cluster.Upstream
+	out := pr.Out
+	out.URL.Scheme = up.Scheme
+	out.URL.Host = up.Host
+	out.URL.Path = joinURLPath(up.Path, c.Target.Rest)
+	out.URL.RawPath = joinURLPath(up.EscapedPath(), c.Target.RawRest)
+	if out.URL.RawPath == out.URL.Path {
+		out.URL.RawPath = ""
+	}
+	out.URL.RawQuery = pr.In.URL.RawQuery
+	out.Host = up.Host
+	StripClientHeaders(out.Header)
+	pr.SetXForwarded()
+	SetIdentityHeaders(out.Header, c.Identity, c.RequestID)
+	if c.Cluster.Token != "" {
+		out.Header.Set(HeaderRayAuth, "Bearer "+c.Cluster.Token)
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // do not add Go's default
+	}
+}
+
+// SetIdentityHeaders states the caller's identity to the upstream.
+func SetIdentityHeaders(h http.Header, id *identity.Identity, requestID string) {
+	if id != nil {
+		h.Set(HeaderUser, id.User)
+		if strings.Contains(id.User, "@") {
+			h.Set(HeaderEmail, id.User)
+		}
+		if len(id.Groups) > 0 {
+			h.Set(HeaderGroups, strings.Join(id.Groups, ","))
+		}
+	}
+	if requestID != "" {
+		h.Set(HeaderRequestID, requestID)
+	}
+}
+
+func joinURLPath(base, rest string) string {
+	if base == "" || base == "/" {
+		if rest == "" {
+			return "/"
+		}
+		return rest
+	}
+	return strings.TrimSuffix(base, "/") + rest
+}
+
+// maxCapturedBody bounds the response body read to find a submitted job's id.
+const maxCapturedBody = 64 << 10
+
+func modifyResponse(resp *http.Response) error {
+	StripSetCookies(resp.Header)
+	c := callFrom(resp.Request.Context())
+	if c == nil || !c.CaptureJobID || resp.StatusCode != http.StatusOK || resp.Body == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCapturedBody))
+	if err != nil {
+		return err
+	}
+	var r struct {
+		JobID        string `json:"job_id"`
+		SubmissionID string `json:"submission_id"`
+	}
+	if json.Unmarshal(body, &r) == nil {
+		c.JobID = r.SubmissionID
+		if c.JobID == "" {
+			c.JobID = r.JobID
+		}
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	return nil
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	c := callFrom(r.Context())
+	kind, status, msg := classifyError(r.Context(), err)
+	cluster := ""
+	if c != nil {
+		c.ErrorKind = kind
+		cluster = c.Cluster.Key
+	}
+	if p.onError != nil && kind != ErrKindCanceled {
+		p.onError(cluster, kind)
+	}
+	if kind == ErrKindCanceled {
+		if rec, ok := w.(interface{ SetStatus(int) }); ok {
+			rec.SetStatus(StatusClientClosed)
+		}
+		return
+	}
+	p.log.Warn("upstream request failed", "cluster", cluster, "kind", kind, "error", err)
+	reqID := ""
+	if c != nil {
+		reqID = c.RequestID
+	}
+	WriteError(w, status, kindCode(status), msg, reqID)
+}
+
+func classifyError(ctx context.Context, err error) (kind string, status int, msg string) {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &mbe):
+		return ErrKindTooLarge, http.StatusRequestEntityTooLarge, "request body is too large"
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
+		return ErrKindCanceled, StatusClientClosed, ""
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(),
+		strings.Contains(err.Error(), "timeout awaiting response headers"):
+		return ErrKindTimeout, http.StatusGatewayTimeout, "the Ray cluster did not answer in time"
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return ErrKindConnect, http.StatusBadGateway, "the Ray cluster is unreachable"
+	default:
+		return ErrKindOther, http.StatusBadGateway, "the Ray cluster's answer could not be relayed"
+	}
+}
+
+func kindCode(status int) string {
+	switch status {
+	case http.StatusGatewayTimeout:
+		return "gateway_timeout"
+	case http.StatusRequestEntityTooLarge:
+		return "payload_too_large"
+	default:
+		return "bad_gateway"
+	}
+}
+
+// ErrorBody is the JSON body of every error the gateway itself answers.
+type ErrorBody struct {
+	Error     string `json:"error"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// WriteError answers with status and a JSON ErrorBody.
+func WriteError(w http.ResponseWriter, status int, code, msg, requestID string) {
+	b, _ := json.Marshal(ErrorBody{Error: code, Message: msg, RequestID: requestID})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

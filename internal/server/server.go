@@ -1,0 +1,185 @@
+// Package server runs `raygate serve`: it loads the config, builds the
+// gateway, opens the public, metrics and (optionally) webhook listeners,
+// reloads on change and SIGHUP, and drains in-flight requests on shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/raygate/raygate/internal/audit"
+	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/gateway"
+	"github.com/raygate/raygate/internal/metrics"
+	"github.com/raygate/raygate/internal/version"
+)
+
+// Options tune Run beyond the config file.
+type Options struct {
+	// ReloadInterval is how often referenced files are checked for changes;
+	// 0 disables polling (SIGHUP still reloads).
+	ReloadInterval time.Duration
+	// Stderr receives the operational log; nil means os.Stderr.
+	Stderr *os.File
+}
+
+// Run serves until ctx ends, then drains. cfg is the validated config
+// loaded from path.
+func Run(ctx context.Context, path string, cfg *config.Config, opts Options) error {
+	logger := NewLogger(cfg.Log, opts.Stderr)
+	m := metrics.New()
+	sink, err := audit.Open(cfg.Audit.File)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+
+	g := gateway.New(m, logger, sink)
+	st, err := g.Build(cfg, nil)
+	if err != nil {
+		return err
+	}
+	g.Swap(st, 0)
+	m.Reload(true)
+	for issuer, ks := range st.KeySets() {
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := ks.Prefetch(pctx); err != nil {
+				logger.Warn("oidc key set not fetched yet", "issuer", issuer, "error", err)
+			}
+		}()
+	}
+
+	public, err := listen(cfg.Listen, cfg.TLS != nil, func() *tls.Certificate { return g.State().Cert })
+	if err != nil {
+		return err
+	}
+	metricsLn, err := listen(cfg.MetricsListen, false, nil)
+	if err != nil {
+		public.Close()
+		return err
+	}
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	publicSrv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", gateway.Healthz)
+	mux.HandleFunc("GET /readyz", g.Readyz)
+	metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+
+	servers := []*http.Server{publicSrv, metricsSrv}
+	listeners := []net.Listener{public, metricsLn}
+	if cfg.Webhook != nil {
+		srv, ln, err := startWebhook(cfg, g, logger, errLog)
+		if err != nil {
+			public.Close()
+			metricsLn.Close()
+			return err
+		}
+		servers = append(servers, srv)
+		listeners = append(listeners, ln)
+	}
+
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl := &gateway.Reloader{Path: path, Gateway: g, Interval: opts.ReloadInterval}
+	rl.Prime()
+	go rl.Run(rctx, hup)
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	v := version.Get()
+	logger.Info("raygate serving", "version", v.Version, "listen", public.Addr().String(), "tls", cfg.TLS != nil,
+		"metrics", metricsLn.Addr().String(), "clusters", len(cfg.Clusters), "config", path)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		logger.Error("listener failed", "error", serveErr)
+	}
+
+	// Drain: fail readiness, stop accepting, let in-flight requests finish.
+	g.Drain()
+	logger.Info("raygate draining", "timeout", g.State().Config.ShutdownTimeout.D().String())
+	sctx, cancel := context.WithTimeout(context.Background(), g.State().Config.ShutdownTimeout.D())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(sctx); err != nil {
+				logger.Warn("shutdown incomplete", "error", err)
+				_ = srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	logger.Info("raygate stopped")
+	return serveErr
+}
+
+// listen opens a TCP listener, wrapped in TLS when withTLS, with the
+// certificate taken from cert on every handshake (so a reload rotates it).
+func listen(addr string, withTLS bool, cert func() *tls.Certificate) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen %s: %w", addr, err)
+	}
+	if !withTLS {
+		return ln, nil
+	}
+	tc := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c := cert(); c != nil {
+				return c, nil
+			}
+			return nil, errors.New("no certificate configured")
+		},
+		NextProtos: []string{"http/1.1"},
+	}
+	return tls.NewListener(ln, tc), nil
+}
+
+// NewLogger returns the operational logger on stderr.
+func NewLogger(c config.Log, stderr *os.File) *slog.Logger {
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}
