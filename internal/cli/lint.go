@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/raygate/raygate/internal/lint"
+	"github.com/raygate/raygate/internal/manifest"
+	"github.com/raygate/raygate/internal/version"
+)
+
+func init() {
+	c := &Command{
+		Name:    "lint",
+		Summary: "check KubeRay manifests against Pod Security restricted and Ray exposure rules",
+		Usage:   "lint [--format text|json|sarif] PATH...   (a file, a folder, or - for stdin)",
+	}
+	c.Run = func(_ context.Context, env Env, args []string) error {
+		fs := newFlagSet(c, env)
+		format := fs.String("format", lint.FormatText, "output format: text, json or sarif")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		switch *format {
+		case lint.FormatText, lint.FormatJSON, lint.FormatSARIF:
+		default:
+			return usageErr("unknown --format %q (text, json or sarif)", *format)
+		}
+		if fs.NArg() == 0 {
+			return usageErr("no PATH given (run 'raygate lint --help')")
+		}
+		files, err := manifest.FindFiles(fs.Args())
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		var all []lint.Finding
+		unusable := 0
+		for _, f := range files {
+			data, err := manifest.ReadFile(f, env.Stdin)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "raygate lint: %v\n", err)
+				unusable++
+				continue
+			}
+			fs, err := lint.File(f, data)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "raygate lint: %s: %v\n", f, err)
+				unusable++
+				continue
+			}
+			all = append(all, fs...)
+		}
+		if err := lint.Report(env.Stdout, *format, all, len(files), version.Get().Version); err != nil {
+			return err
+		}
+		switch {
+		case unusable > 0:
+			return &ExitError{Code: ExitUsage}
+		case lint.HasErrors(all):
+			return &ExitError{Code: ExitFailure}
+		}
+		return nil
+	}
+	register(c)
+}

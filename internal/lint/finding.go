@@ -1,0 +1,83 @@
+// Package lint checks KubeRay manifests (RayCluster, RayJob, RayService)
+// for what keeps Ray clusters restricted: every pod template against the
+// Pod Security Standard "restricted" with the API server's own checks
+// (rules PSS-<check id>), and Ray-specific exposures (rules RG-*): a head
+// Service or Ingress reachable from outside the cluster, Ray token
+// authentication off, service-account tokens mounted, missing limits,
+// unpinned images, host namespaces and ports, and containers KubeRay adds
+// to pods that would be rejected in a restricted namespace.
+//
+// Checks are pure functions of the parsed documents; Report writes the
+// findings as text, JSON or SARIF 2.1.0.
+package lint
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Severity of a finding.
+type Severity string
+
+// Severities, most serious first.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Finding is one problem in one object.
+type Finding struct {
+	// File is the path of the file, as given or found while walking a
+	// folder.
+	File string `json:"file"`
+	// Document is the 0-based index of the YAML document in the file.
+	Document int `json:"document"`
+	// Kind is the object's kind (RayCluster, RayJob, RayService).
+	Kind string `json:"kind"`
+	// Name is the object's metadata.name.
+	Name string `json:"name"`
+	// Rule is the rule id: PSS-<check id> or RG-<name>.
+	Rule string `json:"rule"`
+	// Severity is error, warning or info.
+	Severity Severity `json:"severity"`
+	// Field is the path of the offending field in the object, e.g.
+	// spec.headGroupSpec.template.spec.containers[0].securityContext.
+	Field string `json:"field"`
+	// Message says what is wrong and how to fix it.
+	Message string `json:"message"`
+	// Line and Column locate Field (or its deepest existing parent) in the
+	// file; 0 when unknown (objects not read from a file).
+	Line   int `json:"-"`
+	Column int `json:"-"`
+}
+
+// HasErrors reports whether any finding has severity error.
+func HasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns the number of findings of each severity.
+func Count(fs []Finding) map[Severity]int {
+	out := map[Severity]int{}
+	for _, f := range fs {
+		out[f.Severity]++
+	}
+	return out
+}
+
+// sortFindings orders findings by file, document, line, then rule and
+// field, keeping the order of equal ones.
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Document, b.Document),
+		)
+	})
+}

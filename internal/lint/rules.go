@@ -1,0 +1,158 @@
+package lint
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/raygate/raygate/internal/pss"
+)
+
+// Rule describes one rule for reports and documentation.
+type Rule struct {
+	// ID is the stable rule id.
+	ID string
+	// Severity is the severity of the rule's findings.
+	Severity Severity
+	// Summary says in one line what the rule checks.
+	Summary string
+	// Fix says how to fix a finding; "raygate harden" fixes it when
+	// Hardened is true.
+	Fix string
+	// Hardened reports whether raygate harden fixes the finding.
+	Hardened bool
+}
+
+// Ray-specific rule ids.
+const (
+	RuleHeadServiceExposed    = "RG-head-service-exposed"
+	RuleServeServiceExposed   = "RG-serve-service-exposed"
+	RuleHeadIngress           = "RG-head-ingress"
+	RuleAuthDisabled          = "RG-auth-disabled"
+	RuleAuthRayVersion        = "RG-auth-ray-version"
+	RuleSATokenAutomount      = "RG-sa-token-automount"
+	RuleResourceLimits        = "RG-resource-limits"
+	RuleImageUnpinned         = "RG-image-unpinned"
+	RuleHostNamespace         = "RG-host-namespace"
+	RuleHostPort              = "RG-host-port"
+	RuleAutoscalerRestricted  = "RG-autoscaler-restricted"
+	RuleSubmitterRestricted   = "RG-submitter-restricted"
+	RuleSidecarSubmitter      = "RG-sidecar-submitter"
+	RuleReadOnlyRootFSNoTmp   = "RG-readonly-rootfs-tmp"
+	RuleInvalidTemplate       = "RG-invalid-template"
+
+	// RulePSSPrefix prefixes the Pod Security Standard rules: PSS-<check id>.
+	RulePSSPrefix = "PSS-"
+)
+
+const pssFallbackCheck = "restricted"
+
+var rgRules = []Rule{
+	{ID: RuleHeadServiceExposed, Severity: SeverityError, Hardened: true,
+		Summary: "the head Service is of type LoadBalancer or NodePort (spec.headGroupSpec.serviceType or headService.spec.type): the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are reachable from outside the cluster, where anyone who reaches them can run code",
+		Fix:     "use ClusterIP and reach the dashboard through raygate"},
+	{ID: RuleServeServiceExposed, Severity: SeverityWarning,
+		Summary: "a RayService's serve Service (spec.serveService.spec.type) is of type LoadBalancer or NodePort: Ray Serve answers unauthenticated requests from outside the cluster",
+		Fix:     "use ClusterIP behind an authenticating ingress or gateway"},
+	{ID: RuleHeadIngress, Severity: SeverityError, Hardened: true,
+		Summary: "spec.headGroupSpec.enableIngress is true: KubeRay creates an Ingress to the dashboard and Jobs API, which run any shell command a request asks for",
+		Fix:     "set enableIngress: false and publish the dashboard through raygate"},
+	{ID: RuleAuthDisabled, Severity: SeverityError, Hardened: true,
+		Summary: "Ray token authentication is off (spec.authOptions.mode is not token, and RAY_AUTH_MODE=token is not set on every Ray container): any pod that reaches the head can submit jobs",
+		Fix:     "set spec.authOptions.mode: token (KubeRay 1.5.1 or newer, Ray 2.52 or newer)"},
+	{ID: RuleAuthRayVersion, Severity: SeverityWarning,
+		Summary: "token authentication is on but spec.rayVersion is missing or older than 2.52.0: KubeRay refuses authOptions for older Ray, and older Ray ignores the token",
+		Fix:     "set spec.rayVersion to the Ray version of the images (2.52.0 or newer); raygate harden fills it in from the image tag when it can"},
+	{ID: RuleSATokenAutomount, Severity: SeverityWarning, Hardened: true,
+		Summary: "the pod template does not set automountServiceAccountToken: false: code running in Ray (any submitted job) can use the pod's Kubernetes credentials",
+		Fix:     "set spec.automountServiceAccountToken: false (not on a head that runs the in-tree autoscaler, which needs it)"},
+	{ID: RuleResourceLimits, Severity: SeverityWarning,
+		Summary: "a container sets no cpu or memory limit: one Ray workload can starve the node and the namespace's other tenants",
+		Fix:     "set resources.limits.cpu and resources.limits.memory (Ray sizes its workers from them)"},
+	{ID: RuleImageUnpinned, Severity: SeverityWarning,
+		Summary: "an image has no tag, or the tag latest or nightly: what runs changes without a change to the manifest, and Ray versions of head and workers can drift apart",
+		Fix:     "pin a version tag (rayproject/ray:2.52.0) or a digest"},
+	{ID: RuleHostNamespace, Severity: SeverityError,
+		Summary: "the pod shares a host namespace (hostNetwork, hostPID or hostIPC): with hostNetwork, Ray's ports (6379, 8265, 10001, 8000, ...) listen on the node's address and NetworkPolicies no longer apply to them",
+		Fix:     "remove hostNetwork, hostPID and hostIPC"},
+	{ID: RuleHostPort, Severity: SeverityError,
+		Summary: "a container port sets hostPort: the Ray port is published on the node's address, outside NetworkPolicies and the head Service",
+		Fix:     "remove hostPort and reach the port through a ClusterIP Service"},
+	{ID: RuleAutoscalerRestricted, Severity: SeverityError, Hardened: true,
+		Summary: "in-tree autoscaling is on and spec.autoscalerOptions.securityContext does not meet restricted: the autoscaler container KubeRay adds to the head pod takes its securityContext from there, so the head pod would be rejected in a restricted namespace",
+		Fix:     "set autoscalerOptions.securityContext to the restricted container securityContext"},
+	{ID: RuleSubmitterRestricted, Severity: SeverityError, Hardened: true,
+		Summary: "a RayJob in K8sJobMode has no spec.submitterPodTemplate: KubeRay's default submitter pod has no securityContext and would be rejected in a restricted namespace",
+		Fix:     "add a submitterPodTemplate with a restricted securityContext (raygate harden adds KubeRay's default one, hardened)"},
+	{ID: RuleSidecarSubmitter, Severity: SeverityWarning,
+		Summary: "a RayJob in SidecarMode: KubeRay adds a submitter container without a securityContext to the head pod, which a restricted namespace rejects",
+		Fix:     "use K8sJobMode with a hardened submitterPodTemplate, or HTTPMode"},
+	{ID: RuleReadOnlyRootFSNoTmp, Severity: SeverityWarning, Hardened: true,
+		Summary: "a container has a read-only root filesystem but no writable volume at /tmp: Ray writes its session directory under /tmp/ray and fails to start",
+		Fix:     "mount an emptyDir at /tmp"},
+	{ID: RuleInvalidTemplate, Severity: SeverityError,
+		Summary: "a pod template (or autoscalerOptions) cannot be read as a Kubernetes pod template: the API server would reject the object",
+		Fix:     "correct the field named in the message"},
+}
+
+// pssSummaries explains each Pod Security Admission check id.
+var pssSummaries = map[string]string{
+	"allowPrivilegeEscalation":   "containers must set securityContext.allowPrivilegeEscalation: false",
+	"appArmorProfile":            "AppArmor profiles may only be RuntimeDefault or Localhost",
+	"capabilities_restricted":    "containers must drop ALL capabilities and add at most NET_BIND_SERVICE",
+	"hostNamespaces":             "hostNetwork, hostPID and hostIPC must not be set",
+	"hostPathVolumes":            "hostPath volumes are not allowed",
+	"hostPorts":                  "containers must not set hostPort",
+	"hostProbesAndHostLifecycle": "probes and lifecycle handlers must not set host",
+	"privileged":                 "containers must not be privileged",
+	"procMount_restricted":       "procMount must be Default (or Unmasked only with hostUsers: false)",
+	"procMount":                  "procMount must be Default",
+	"restrictedVolumes":          "only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes are allowed",
+	"runAsNonRoot":               "the pod or every container must set securityContext.runAsNonRoot: true",
+	"runAsUser":                  "runAsUser must not be 0",
+	"seLinuxOptions":             "SELinux type may only be container_t, container_init_t or container_kvm_t, and user and role must not be set",
+	"seccompProfile_restricted":  "the pod or every container must set seccompProfile.type to RuntimeDefault or Localhost",
+	"sysctls":                    "only the safe sysctls may be set",
+	"windowsHostProcess":         "Windows HostProcess containers are not allowed",
+	pssFallbackCheck:             "the pod fails the restricted profile",
+}
+
+// Rules returns every rule: the PSS rules for the checks the restricted
+// profile runs, then the RG rules, each group sorted by id.
+func Rules() []Rule {
+	var out []Rule
+	ids := pss.CheckIDs()
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := pssSummaries[id]
+		if s == "" {
+			s = "Pod Security Standard restricted: " + id
+		}
+		out = append(out, Rule{ID: RulePSSPrefix + id, Severity: SeverityError, Summary: s,
+			Fix: "apply the restricted securityContext (raygate harden fixes the securityContext fields; volumes, host namespaces and ports need a manual change)", Hardened: strings.Contains(hardenedPSS, "|"+id+"|")})
+	}
+	rg := append([]Rule(nil), rgRules...)
+	sort.Slice(rg, func(i, j int) bool { return rg[i].ID < rg[j].ID })
+	return append(out, rg...)
+}
+
+// hardenedPSS lists the PSS checks raygate harden fixes.
+const hardenedPSS = "|allowPrivilegeEscalation|capabilities_restricted|privileged|runAsNonRoot|runAsUser|seccompProfile_restricted|procMount_restricted|"
+
+// RuleByID returns the rule with id, if any.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules() {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+func severityOf(id string) Severity {
+	for _, r := range rgRules {
+		if r.ID == id {
+			return r.Severity
+		}
+	}
+	return SeverityError
+}
