@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestIsIdentityHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"Authorization", true},
+		{"authorization", true},
+		{"X-Ray-Authorization", true},
+		{"x_ray_authorization", true},
+		{"X-Forwarded-User", true},
+		{"X_Forwarded_User", true},
+		{"x-forwarded_user", true},
+		{"X-FORWARDED-EMAIL", true},
+		{"X-Forwarded-Groups", true},
+		{"X-Forwarded-For", true},
+		{"X-Auth-Request-User", true},
+		{"X-Remote-User", true},
+		{"X-Remote-Extra-Scopes", true},
+		{"X-Raygate-Anything", true},
+		{"X_Raygate_Role", true},
+		{"X-Goog-Iap-Jwt-Assertion", true},
+		{"Impersonate-User", true},
+		{"Forwarded", true},
+		{"X-Real-Ip", true},
+		{"X-Request-Id", true},
+		{"Proxy-Authorization", true},
+		{"Content-Type", false},
+		{"Accept", false},
+		{"User-Agent", false},
+		{"X-Forward-User", false},
+		{"Cookie", false},
+	} {
+		if got := IsIdentityHeader(tc.name); got != tc.want {
+			t.Errorf("IsIdentityHeader(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStripClientHeaders(t *testing.T) {
+	h := http.Header{}
+	h["Authorization"] = []string{"Bearer user-token"}
+	h["X-Ray-Authorization"] = []string{"Bearer guess"}
+	h["X_forwarded_user"] = []string{"admin@example.com"}
+	h["x-forwarded-groups"] = []string{"admins"}
+	h["X-Forwarded-Email"] = []string{"root@example.com"}
+	h["Content-Type"] = []string{"application/json"}
+	h["Cookie"] = []string{"ray-authentication-token=leak; theme=dark", "_raygate_session=abc; lang=en", "RAY-AUTHENTICATION-TOKEN=x"}
+	StripClientHeaders(h)
+	for k := range h {
+		if IsIdentityHeader(k) {
+			t.Errorf("header %q survived", k)
+		}
+	}
+	if got := h.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	if got := h.Values("Cookie"); len(got) != 1 || got[0] != "theme=dark; lang=en" {
+		t.Errorf("Cookie = %q, want theme=dark; lang=en", got)
+	}
+
+	only := http.Header{"Cookie": {"ray-authentication-token=leak"}}
+	StripClientHeaders(only)
+	if _, ok := only["Cookie"]; ok {
+		t.Errorf("empty Cookie header kept: %q", only["Cookie"])
+	}
+}
+
+func TestStripSetCookies(t *testing.T) {
+	h := http.Header{"Set-Cookie": {
+		"ray-authentication-token=secret; HttpOnly; Path=/",
+		"theme=dark; Path=/",
+		"_raygate_x=1",
+	}}
+	StripSetCookies(h)
+	if got := h.Values("Set-Cookie"); len(got) != 1 || !strings.HasPrefix(got[0], "theme=") {
+		t.Fatalf("Set-Cookie = %q", got)
+	}
+	h = http.Header{"Set-Cookie": {"ray-authentication-token=; Max-Age=0"}}
+	StripSetCookies(h)
+	if _, ok := h["Set-Cookie"]; ok {
+		t.Fatalf("Set-Cookie kept: %q", h["Set-Cookie"])
+	}
+}
+
+// FuzzStripClientHeaders checks that no spelling of an identity header or
+// sensitive cookie survives.
+func FuzzStripClientHeaders(f *testing.F) {
+	f.Add("X_Forwarded_User", "admin", "ray-authentication-token=x; a=b")
+	f.Add("authorization", "Bearer x", " _raygate_s=1;;c=d ")
+	f.Add("X-RAY-AUTHORIZATION", "Bearer y", "RAY-authentication-token=z")
+	f.Fuzz(func(t *testing.T, name, value, cookie string) {
+		h := http.Header{}
+		h[name] = []string{value}
+		h["Cookie"] = []string{cookie}
+		StripClientHeaders(h)
+		for k := range h {
+			if IsIdentityHeader(k) {
+				t.Fatalf("header %q survived", k)
+			}
+		}
+		for _, c := range h.Values("Cookie") {
+			for _, pair := range strings.Split(c, ";") {
+				n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if isSensitiveCookie(strings.TrimSpace(n)) {
+					t.Fatalf("cookie %q survived in %q", n, c)
+				}
+			}
+		}
+	})
+}
