@@ -27,6 +27,7 @@ func Documents(name string, docs []manifest.Document) []Finding {
 	for _, o := range manifest.Objects(docs) {
 		out = append(out, Object(name, o)...)
 	}
+	out = append(out, exposures(name, docs)...)
 	sortFindings(out)
 	return out
 }

@@ -24,21 +24,21 @@ type Rule struct {
 
 // Ray-specific rule ids.
 const (
-	RuleHeadServiceExposed    = "RG-head-service-exposed"
-	RuleServeServiceExposed   = "RG-serve-service-exposed"
-	RuleHeadIngress           = "RG-head-ingress"
-	RuleAuthDisabled          = "RG-auth-disabled"
-	RuleAuthRayVersion        = "RG-auth-ray-version"
-	RuleSATokenAutomount      = "RG-sa-token-automount"
-	RuleResourceLimits        = "RG-resource-limits"
-	RuleImageUnpinned         = "RG-image-unpinned"
-	RuleHostNamespace         = "RG-host-namespace"
-	RuleHostPort              = "RG-host-port"
-	RuleAutoscalerRestricted  = "RG-autoscaler-restricted"
-	RuleSubmitterRestricted   = "RG-submitter-restricted"
-	RuleSidecarSubmitter      = "RG-sidecar-submitter"
-	RuleReadOnlyRootFSNoTmp   = "RG-readonly-rootfs-tmp"
-	RuleInvalidTemplate       = "RG-invalid-template"
+	RuleHeadServiceExposed   = "RG-head-service-exposed"
+	RuleServeServiceExposed  = "RG-serve-service-exposed"
+	RuleHeadIngress          = "RG-head-ingress"
+	RuleAuthDisabled         = "RG-auth-disabled"
+	RuleAuthRayVersion       = "RG-auth-ray-version"
+	RuleSATokenAutomount     = "RG-sa-token-automount"
+	RuleResourceLimits       = "RG-resource-limits"
+	RuleImageUnpinned        = "RG-image-unpinned"
+	RuleHostNamespace        = "RG-host-namespace"
+	RuleHostPort             = "RG-host-port"
+	RuleAutoscalerRestricted = "RG-autoscaler-restricted"
+	RuleSubmitterRestricted  = "RG-submitter-restricted"
+	RuleSidecarSubmitter     = "RG-sidecar-submitter"
+	RuleReadOnlyRootFSNoTmp  = "RG-readonly-rootfs-tmp"
+	RuleInvalidTemplate      = "RG-invalid-template"
 
 	// RulePSSPrefix prefixes the Pod Security Standard rules: PSS-<check id>.
 	RulePSSPrefix = "PSS-"
@@ -50,6 +50,9 @@ var rgRules = []Rule{
 	{ID: RuleHeadServiceExposed, Severity: SeverityError, Hardened: true,
 		Summary: "the head Service is of type LoadBalancer or NodePort (spec.headGroupSpec.serviceType or headService.spec.type): the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are reachable from outside the cluster, where anyone who reaches them can run code",
 		Fix:     "use ClusterIP and reach the dashboard through raygate"},
+	{ID: RuleHeadRoute, Severity: SeverityWarning,
+		Summary: "an Ingress, a Gateway API route or a LoadBalancer/NodePort Service in the same files publishes a Ray head port (8265, 10001, 6379, 52365, or a *-head-svc Service) outside the cluster",
+		Fix:     "remove it and publish the dashboard through raygate, which authenticates and authorizes every request"},
 	{ID: RuleServeServiceExposed, Severity: SeverityWarning,
 		Summary: "a RayService's serve Service (spec.serveService.spec.type) is of type LoadBalancer or NodePort: Ray Serve answers unauthenticated requests from outside the cluster",
 		Fix:     "use ClusterIP behind an authenticating ingress or gateway"},

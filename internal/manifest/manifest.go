@@ -54,7 +54,10 @@ type Object struct {
 	// Prefix is the object's field path inside the document: "" for the
 	// document itself, "items[3]" for a List item.
 	Prefix string
-	// Kind is RayCluster, RayJob or RayService.
+	// APIVersion is the object's apiVersion, e.g. ray.io/v1.
+	APIVersion string
+	// Kind is the object's kind: RayCluster, RayJob or RayService for
+	// Objects, any kind for Resources.
 	Kind string
 	// Name and Namespace are from metadata (either may be empty).
 	Name, Namespace string
@@ -120,9 +123,48 @@ func toParseError(err error) error {
 	return &ParseError{Msg: msg}
 }
 
+// Style is how Encode lays out YAML.
+type Style struct {
+	// CompactSequences writes a list under a key at the key's indentation
+	// ("key:\n- a"), as kubectl and most Kubernetes examples do, instead
+	// of indented under it.
+	CompactSequences bool
+}
+
+// DetectStyle guesses the layout of data: whether its lists under keys
+// are written compact (at the key's indentation) or indented.
+func DetectStyle(data []byte) Style {
+	compact, indented := 0, 0
+	prevIndent, prevKey := -1, false
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		indent := len(line) - len(trimmed)
+		if prevKey && (strings.HasPrefix(trimmed, "- ") || trimmed == "-") {
+			if indent == prevIndent {
+				compact++
+			} else if indent > prevIndent {
+				indented++
+			}
+		}
+		body := strings.TrimSpace(trimmed)
+		if i := strings.Index(body, " #"); i >= 0 {
+			body = strings.TrimSpace(body[:i])
+		}
+		prevKey = strings.HasSuffix(body, ":")
+		prevIndent = indent
+		if strings.HasPrefix(trimmed, "- ") {
+			prevIndent = indent + 2
+		}
+	}
+	return Style{CompactSequences: compact > indented}
+}
+
 // Encode writes documents back as multi-document YAML, with comments and key
 // order as parsed (indentation normalised to two spaces).
-func Encode(docs []Document) ([]byte, error) {
+func Encode(docs []Document, style Style) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, d := range docs {
 		if i > 0 {
@@ -134,6 +176,9 @@ func Encode(docs []Document) ([]byte, error) {
 		var one bytes.Buffer
 		enc := yaml.NewEncoder(&one)
 		enc.SetIndent(2)
+		if style.CompactSequences {
+			enc.CompactSeqIndent()
+		}
 		if err := enc.Encode(d.Node); err != nil {
 			return nil, fmt.Errorf("manifest: encode document %d: %w", d.Index, err)
 		}
@@ -149,6 +194,18 @@ func Encode(docs []Document) ([]byte, error) {
 // kinds (Services, ConfigMaps, ...) are skipped; the items of a kind: List
 // are looked into.
 func Objects(docs []Document) []Object {
+	var out []Object
+	for _, o := range Resources(docs) {
+		if IsRayKind(o.APIVersion, o.Kind) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Resources returns every Kubernetes object of the documents (anything
+// with apiVersion and kind), looking into the items of kind: List.
+func Resources(docs []Document) []Object {
 	var out []Object
 	for _, d := range docs {
 		root := resolve(d.Root())
@@ -178,24 +235,19 @@ func objectOf(n *yaml.Node, doc int, prefix string) (Object, bool) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return Object{}, false
 	}
-	kind := scalar(Get(n, "kind"))
-	group, _, _ := strings.Cut(scalar(Get(n, "apiVersion")), "/")
-	if group != Group {
-		return Object{}, false
-	}
-	switch kind {
-	case KindRayCluster, KindRayJob, KindRayService:
-	default:
+	kind, apiVersion := scalar(Get(n, "kind")), scalar(Get(n, "apiVersion"))
+	if kind == "" || apiVersion == "" {
 		return Object{}, false
 	}
 	meta := resolve(Get(n, "metadata"))
 	return Object{
-		Document:  doc,
-		Prefix:    prefix,
-		Kind:      kind,
-		Name:      scalar(Get(meta, "name")),
-		Namespace: scalar(Get(meta, "namespace")),
-		Node:      n,
+		Document:   doc,
+		Prefix:     prefix,
+		APIVersion: apiVersion,
+		Kind:       kind,
+		Name:       scalar(Get(meta, "name")),
+		Namespace:  scalar(Get(meta, "namespace")),
+		Node:       n,
 	}, true
 }
 
