@@ -47,7 +47,11 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c.File = name
 	c.applyDefaults()
-	c.resolvePaths(filepath.Dir(name))
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		dir = filepath.Dir(name)
+	}
+	c.resolvePaths(dir)
 	v := &validator{file: name, lines: p.lines}
 	c.validate(v)
 	if len(v.problems) > 0 {
@@ -78,7 +82,7 @@ func (p *parser) parse(data []byte) *Config {
 			p.add(0, "", "config is empty")
 			return nil
 		}
-		p.addYAMLError(err)
+		p.addYAMLError(err, "invalid YAML: ")
 		return nil
 	}
 	var extra yaml.Node
@@ -86,7 +90,7 @@ func (p *parser) parse(data []byte) *Config {
 		p.add(extra.Line, "", "config must be a single YAML document")
 		return nil
 	} else if !errors.Is(err, io.EOF) {
-		p.addYAMLError(err)
+		p.addYAMLError(err, "invalid YAML: ")
 		return nil
 	}
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
@@ -100,14 +104,14 @@ func (p *parser) parse(data []byte) *Config {
 	}
 	var c Config
 	if err := root.Decode(&c); err != nil {
-		p.addYAMLError(err)
+		p.addYAMLError(err, "")
 		return nil
 	}
 	return &c
 }
 
 // addYAMLError turns a yaml.v3 error into problems with line numbers.
-func (p *parser) addYAMLError(err error) {
+func (p *parser) addYAMLError(err error, prefix string) {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
@@ -116,10 +120,10 @@ func (p *parser) addYAMLError(err error) {
 	for _, m := range msgs {
 		if sm := yamlLineRE.FindStringSubmatch(strings.TrimPrefix(m, "yaml: unmarshal errors:\n  ")); sm != nil {
 			line, _ := strconv.Atoi(sm[1])
-			p.add(line, "", "%s", cleanYAMLMessage(sm[2]))
+			p.add(line, "", "%s%s", prefix, cleanYAMLMessage(sm[2]))
 			continue
 		}
-		p.add(0, "", "%s", cleanYAMLMessage(strings.TrimPrefix(m, "yaml: ")))
+		p.add(0, "", "%s%s", prefix, cleanYAMLMessage(strings.TrimPrefix(m, "yaml: ")))
 	}
 }
 
@@ -162,6 +166,11 @@ func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) {
+		if u, ok := reflect.New(t).Interface().(yaml.Unmarshaler); ok {
+			if err := u.UnmarshalYAML(node); err != nil {
+				p.add(node.Line, path, "%v", err)
+			}
+		}
 		return
 	}
 	switch t.Kind() {
@@ -202,6 +211,17 @@ func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
 	default:
 		if node.Kind != yaml.ScalarNode {
 			p.add(node.Line, path, "expected a single value, got a %s", kindName(node.Kind))
+			return
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int64:
+			if node.Tag != "!!int" {
+				p.add(node.Line, path, "expected a whole number, got %q", node.Value)
+			}
+		case reflect.Bool:
+			if node.Tag != "!!bool" {
+				p.add(node.Line, path, "expected true or false, got %q", node.Value)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -241,10 +242,10 @@ func ReadToken(path string) (string, error) {
 	}
 	t := strings.TrimSpace(string(b))
 	if t == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
+		return "", errors.New("token file is empty")
 	}
 	if strings.ContainsAny(t, "\r\n\t ") {
-		return "", fmt.Errorf("token file %s must hold a single token", path)
+		return "", errors.New("token file must hold a single token")
 	}
 	return t, nil
 }
@@ -354,6 +355,6 @@ func checkCAFile(v *validator, path, file string) {
 		return
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
-		v.errf(path, "%s holds no PEM certificate", file)
+		v.errf(path, "holds no PEM certificate")
 	}
 }
