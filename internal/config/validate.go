@@ -2,9 +2,9 @@ package config
 
 import (
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
