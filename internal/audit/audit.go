@@ -84,6 +84,15 @@ func openTarget(file string) (io.Writer, io.Closer, error) {
 // Reopen switches the sink to file (reopening it if it is the current
 // one, so a rotated file is picked up). On error the sink is unchanged.
 func (s *Writer) Reopen(file string) error {
+	if file == "" {
+		file = "-"
+	}
+	s.mu.Lock()
+	same := s.file == "-" && file == "-"
+	s.mu.Unlock()
+	if same {
+		return nil // stdout needs no reopening
+	}
 	w, c, err := openTarget(file)
 	if err != nil {
 		return err
