@@ -1,0 +1,250 @@
+package harden
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/raygate/raygate/internal/lint"
+	"github.com/raygate/raygate/internal/manifest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// samplesDir holds KubeRay's sample manifests (shared with the lint tests).
+var samplesDir = filepath.Join("..", "lint", "testdata", "kuberay")
+
+func TestGoldenSamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(samplesDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, err := File(in)
+			if err != nil {
+				t.Fatalf("harden: %v", err)
+			}
+			golden := filepath.Join("testdata", "golden", name)
+			if *update {
+				if err := os.WriteFile(golden, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else if want, err := os.ReadFile(golden); err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			} else if !bytes.Equal(want, out) {
+				t.Errorf("output differs from %s (run with -update and review the diff)", golden)
+			}
+
+			again, changes, err := File(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, out) || len(changes) != 0 {
+				t.Errorf("not idempotent: second pass changed %v", changes)
+			}
+
+			fs, err := lint.File(name, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range fs {
+				if x.Severity == lint.SeverityError {
+					t.Errorf("hardened output has an error: %s %s: %s", x.Rule, x.Field, x.Message)
+				}
+			}
+
+			for _, c := range comments(in) {
+				if !bytes.Contains(out, []byte(c)) {
+					t.Errorf("comment lost: %q", c)
+				}
+			}
+			assertSameKeysInOrder(t, in, out)
+		})
+	}
+}
+
+// comments returns the text of every comment of a YAML file (the part from
+// " #" or a leading "#").
+func comments(data []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "#") {
+			out = append(out, strings.TrimSpace(strings.TrimLeft(t, "#")))
+			continue
+		}
+		if i := strings.Index(t, " #"); i >= 0 && !strings.ContainsAny(t[:i], `"'`) {
+			out = append(out, strings.TrimSpace(t[i+2:]))
+		}
+	}
+	return out
+}
+
+// assertSameKeysInOrder checks that the keys of the input appear in the
+// output in the same order (the output may add keys).
+func assertSameKeysInOrder(t *testing.T, in, out []byte) {
+	t.Helper()
+	keys := func(b []byte) []string {
+		docs, err := manifest.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, d := range docs {
+			ks = append(ks, flatten("", d.Root())...)
+		}
+		return ks
+	}
+	a, b := keys(in), keys(out)
+	j := 0
+	for _, k := range a {
+		if strings.HasSuffix(k, ".capabilities.add") || strings.Contains(k, ".capabilities.add[") {
+			continue // restricted allows no added capability but NET_BIND_SERVICE
+		}
+		for j < len(b) && b[j] != k {
+			j++
+		}
+		if j == len(b) {
+			t.Errorf("key %s missing or out of order in the output", k)
+			return
+		}
+	}
+}
+
+func TestFixes(t *testing.T) {
+	in := `# leading comment
+apiVersion: ray.io/v1
+kind: RayJob
+metadata:
+  name: j # the name
+spec:
+  entrypoint: python x.py
+  rayClusterSpec:
+    enableInTreeAutoscaling: true
+    headGroupSpec:
+      serviceType: NodePort
+      enableIngress: true
+      headService:
+        spec:
+          type: LoadBalancer
+          externalTrafficPolicy: Local
+          ports:
+          - {name: dashboard, port: 8265, nodePort: 30265}
+      template:
+        spec:
+          securityContext:
+            runAsUser: 0
+          containers:
+          - name: ray-head
+            image: rayproject/ray:2.52.0-py311
+            securityContext:
+              privileged: true
+              readOnlyRootFilesystem: true
+              capabilities:
+                add: [SYS_ADMIN, NET_BIND_SERVICE]
+                drop: [NET_RAW]
+              seccompProfile: {type: Unconfined}
+    workerGroupSpecs:
+    - groupName: w
+      template:
+        spec:
+          containers:
+          - name: ray-worker
+            image: rayproject/ray:2.52.0-py311
+            securityContext:
+              runAsUser: 2000
+`
+	out, changes, err := File([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"# leading comment", "name: j # the name",
+		"serviceType: ClusterIP", "enableIngress: false", "type: ClusterIP",
+		"mode: token", `rayVersion: 2.52.0`,
+		"runAsUser: 1000", "allowPrivilegeEscalation: false", "privileged: false",
+		"NET_BIND_SERVICE", "type: RuntimeDefault",
+		"mountPath: /tmp", "name: ray-tmp", "emptyDir: {}",
+		"submitterPodTemplate:", "name: ray-job-submitter", "image: rayproject/ray:2.52.0-py311",
+		"autoscalerOptions:",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	for _, gone := range []string{"SYS_ADMIN", "nodePort", "externalTrafficPolicy", "Unconfined", "runAsUser: 0"} {
+		if strings.Contains(s, gone) {
+			t.Errorf("output still has %q:\n%s", gone, s)
+		}
+	}
+	// The head runs the autoscaler: its token stays mounted.
+	head := s[strings.Index(s, "headGroupSpec:"):strings.Index(s, "workerGroupSpecs:")]
+	if strings.Contains(head, "automountServiceAccountToken") {
+		t.Errorf("head of an autoscaled cluster must keep its token:\n%s", head)
+	}
+	// The worker sets its own non-root user: no pod-level runAsUser added.
+	worker := s[strings.Index(s, "workerGroupSpecs:"):strings.Index(s, "authOptions:")]
+	if strings.Count(worker, "runAsUser") != 1 {
+		t.Errorf("worker runAsUser changed:\n%s", worker)
+	}
+	if len(changes) == 0 {
+		t.Fatal("no changes reported")
+	}
+	fs, err := lint.File("x.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Severity == lint.SeverityError {
+			t.Errorf("error after harden: %s %s %s", f.Rule, f.Field, f.Message)
+		}
+	}
+	again, ch2, _ := File(out)
+	if !bytes.Equal(again, out) || len(ch2) > 0 {
+		t.Errorf("second pass changed %v", ch2)
+	}
+}
+
+func TestOtherDocumentsUntouched(t *testing.T) {
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c # keep\ndata:\n  a: \"1\"\n---\n# only a comment\n"
+	out, changes, err := File([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 0 || !strings.Contains(string(out), "name: c # keep") {
+		t.Errorf("changes %v, output:\n%s", changes, out)
+	}
+}
+
+func FuzzFile(f *testing.F) {
+	for _, p := range []string{"ray-cluster.sample.yaml", "ray-job.sample.yaml", "ray-service.sample.yaml"} {
+		if b, err := os.ReadFile(filepath.Join(samplesDir, p)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayCluster\nspec: {headGroupSpec: {template: {spec: {containers: [{}]}}}}\n"))
+	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayJob\nspec: {rayClusterSpec: &a {headGroupSpec: *a}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := File(data)
+		if err != nil {
+			return
+		}
+		again, changes, err := File(out)
+		if err != nil {
+			t.Fatalf("hardened output does not parse: %v\n%s", err, out)
+		}
+		if len(changes) != 0 && bytes.Equal(again, out) {
+			t.Fatalf("changes reported without a change: %v", changes)
+		}
+	})
+}
