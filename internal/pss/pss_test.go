@@ -35,7 +35,9 @@ func TestEvaluate(t *testing.T) {
 		want   map[string]string // check -> field
 	}{
 		{name: "restricted", mutate: func(*corev1.PodSpec, *metav1.ObjectMeta) {}},
-		{name: "empty pod", mutate: func(s *corev1.PodSpec, _ *metav1.ObjectMeta) { *s = corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}} },
+		{name: "empty pod", mutate: func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
+			*s = corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}
+		},
 			want: map[string]string{
 				"allowPrivilegeEscalation":  "spec.containers[0].securityContext.allowPrivilegeEscalation",
 				"capabilities_restricted":   "spec.containers[0].securityContext.capabilities",
