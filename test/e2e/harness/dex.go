@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// User is a person in the test identity provider.
+type User struct {
+	Email  string   `json:"email"`
+	Groups []string `json:"groups"`
+}
+
+// Password is every test user's password.
+const Password = "raygate-demo"
+
+// Client credentials of the gateway at the identity provider.
+const (
+	ClientID     = "raygate"
+	ClientSecret = "raygate-demo-secret"
+)
+
+// Users are the people of the demo and the end-to-end tests.
+var Users = []User{
+	{Email: "alice@example.com", Groups: []string{"team-a"}},         // developer on team-a
+	{Email: "bob@example.com", Groups: []string{"team-a"}},           // developer on team-a
+	{Email: "carol@example.com", Groups: []string{"team-a-viewers"}}, // viewer on team-a
+	{Email: "dave@example.com", Groups: []string{"platform-admins"}}, // admin everywhere
+	{Email: "eve@example.com", Groups: []string{"team-b"}},           // developer on team-b
+	{Email: "mallory@example.com", Groups: []string{"contractors"}},  // no role anywhere
+}
+
+// Dex is a running Dex OpenID Connect provider.
+type Dex struct {
+	Proc   *Proc
+	Issuer string
+}
+
+// StartDex starts the Dex binary built by scripts/build-dex.sh on a free
+// loopback port.
+func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	issuer := fmt.Sprintf("http://127.0.0.1:%d/dex", port)
+	type dexUser struct {
+		Email    string   `json:"email"`
+		Password string   `json:"password"`
+		Username string   `json:"username"`
+		Groups   []string `json:"groups"`
+	}
+	cfg := map[string]any{
+		"issuer": issuer,
+		"listen": fmt.Sprintf("127.0.0.1:%d", port),
+		"clients": []map[string]any{{
+			"id": ClientID, "secret": ClientSecret,
+			"redirectURIs": []string{"http://127.0.0.1/_raygate/callback"},
+		}},
+	}
+	var users []dexUser
+	for _, u := range Users {
+		users = append(users, dexUser{Email: u.Email, Password: Password, Username: strings.Split(u.Email, "@")[0], Groups: u.Groups})
+	}
+	cfg["users"] = users
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	path := filepath.Join(dir, "dex.json")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	p, err := Start("dex", dir, nil, bin, "-config", path)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dex{Proc: p, Issuer: issuer}
+	if err := WaitHTTP(ctx, p, issuer+"/.well-known/openid-configuration", nil, 60*time.Second, func(r *http.Response) bool { return r.StatusCode == 200 }); err != nil {
+		p.Stop(5 * time.Second)
+		return nil, err
+	}
+	return d, nil
+}
+
+// Token returns an ID token for email, obtained with the password grant.
+func (d *Dex) Token(ctx context.Context, email string) (string, error) {
+	form := url.Values{
+		"grant_type": {"password"}, "username": {email}, "password": {Password},
+		"scope": {"openid email groups profile"},
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", d.Issuer+"/token", strings.NewReader(form.Encode()))
+	req.SetBasicAuth(ClientID, ClientSecret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("dex token: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		IDToken string `json:"id_token"`
+		Error   string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.IDToken == "" {
+		return "", fmt.Errorf("dex token for %s: status %d %s %v", email, resp.StatusCode, out.Error, err)
+	}
+	return out.IDToken, nil
+}
