@@ -115,11 +115,11 @@ func TestValidate(t *testing.T) {
 	privileged := strings.Replace(insecure, "          resources: {limits: {cpu: \"1\", memory: 2Gi}}\n  workerGroupSpecs",
 		"          resources: {limits: {cpu: \"1\", memory: 2Gi}}\n          securityContext: {privileged: true}\n  workerGroupSpecs", 1)
 	tests := []struct {
-		name      string
-		body      []byte
-		allowed   bool
-		mentions  []string
-		warnings  bool
+		name     string
+		body     []byte
+		allowed  bool
+		mentions []string
+		warnings bool
 	}{
 		{name: "insecure cluster denied naming rule and field", body: review(admissionv1.Create, "team-a", "RayCluster", toJSON(t, insecure), nil),
 			mentions: []string{"PSS-runAsNonRoot at spec.headGroupSpec.template.spec.containers[0].securityContext.runAsNonRoot", "RG-head-service-exposed at spec.headGroupSpec.serviceType", "RG-auth-disabled at spec.authOptions"}},
