@@ -242,3 +242,5 @@ func lastEvent(t *testing.T, h *harness) audit.Event {
 	}
 	return evs[len(evs)-1]
 }
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

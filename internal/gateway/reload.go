@@ -24,6 +24,10 @@ type Reloader struct {
 	// Interval is how often files are checked for changes; 0 disables
 	// polling (reloads then happen only on Reload calls).
 	Interval time.Duration
+	// Prepare, if set, builds whatever else serves from the config (the
+	// admission webhook). An error refuses the reload; otherwise the
+	// returned commit runs when the new state is swapped in.
+	Prepare func(cfg *config.Config) (commit func(), err error)
 
 	digest [sha256.Size]byte
 }
@@ -90,10 +94,17 @@ func (rl *Reloader) reload() error {
 	if err != nil {
 		return err
 	}
+	commit := func() {}
+	if rl.Prepare != nil {
+		if commit, err = rl.Prepare(cfg); err != nil {
+			return err
+		}
+	}
 	if err := g.audit.Reopen(cfg.Audit.File); err != nil {
 		return err
 	}
 	g.Swap(st, cfg.ShutdownTimeout.D()+time.Minute)
+	commit()
 	return nil
 }
 

@@ -87,8 +87,9 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 
 	servers := []*http.Server{publicSrv, metricsSrv}
 	listeners := []net.Listener{public, metricsLn}
+	adm := &admission{log: logger}
 	if cfg.Webhook != nil {
-		srv, ln, err := startWebhook(cfg, g, logger, errLog)
+		srv, ln, err := adm.start(cfg, errLog)
 		if err != nil {
 			public.Close()
 			metricsLn.Close()
@@ -103,7 +104,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	rl := &gateway.Reloader{Path: path, Gateway: g, Interval: opts.ReloadInterval}
+	rl := &gateway.Reloader{Path: path, Gateway: g, Interval: opts.ReloadInterval, Prepare: adm.prepare}
 	rl.Prime()
 	go rl.Run(rctx, hup)
 
@@ -116,8 +117,12 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 		}()
 	}
 	v := version.Get()
-	logger.Info("raygate serving", "version", v.Version, "listen", public.Addr().String(), "tls", cfg.TLS != nil,
-		"metrics", metricsLn.Addr().String(), "clusters", len(cfg.Clusters), "config", path)
+	attrs := []any{"version", v.Version, "listen", public.Addr().String(), "tls", cfg.TLS != nil,
+		"metrics", metricsLn.Addr().String(), "clusters", len(cfg.Clusters), "config", path}
+	if cfg.Webhook != nil {
+		attrs = append(attrs, "webhook", listeners[2].Addr().String())
+	}
+	logger.Info("raygate serving", attrs...)
 
 	var serveErr error
 	select {

@@ -69,13 +69,21 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 // StartRaygate writes the config under dir/name and starts bin serve on
 // free loopback ports, waiting until /readyz answers.
 func StartRaygate(ctx context.Context, bin, dir, name string, cfg GatewayConfig) (*Raygate, error) {
+	return StartRaygateOn(ctx, bin, dir, name, 0, cfg)
+}
+
+// StartRaygateOn is StartRaygate with the public listener on port (0 for
+// any free port).
+func StartRaygateOn(ctx context.Context, bin, dir, name string, port int, cfg GatewayConfig) (*Raygate, error) {
 	d := filepath.Join(dir, name)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	var err error
+	if port == 0 || !portsFree(port) {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	mport, err := FreePort()
 	if err != nil {

@@ -41,6 +41,9 @@ type Stack struct {
 type StackOptions struct {
 	// TapTeamA puts a recording Tap between the gateway and team-a's head.
 	TapTeamA bool
+	// GatewayPort is the port raygate should listen on, if free; 0 picks
+	// any free port.
+	GatewayPort int
 	// Log receives progress lines; may be nil.
 	Log func(format string, args ...any)
 }
@@ -100,7 +103,7 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 		},
 	}
 	logf("starting raygate")
-	if s.Gateway, err = StartRaygate(ctx, c.RaygateBin, dir, "raygate", s.Config); err != nil {
+	if s.Gateway, err = StartRaygateOn(ctx, c.RaygateBin, dir, "raygate", opts.GatewayPort, s.Config); err != nil {
 		return s, err
 	}
 	return s, nil
