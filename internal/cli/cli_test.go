@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Main(args, strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestMainExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	_ = os.WriteFile(good, []byte("authentication:\n  apiKeys: [{name: a, sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae, user: a}]\n"), 0o600)
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("listen: x\nclusters:\n  - name: Bad\n"), 0o600)
+
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		out, err   string
+		oneLineErr bool
+	}{
+		{"no args", nil, ExitUsage, "", "Usage: raygate COMMAND", false},
+		{"help", []string{"--help"}, ExitOK, "Commands:", "", false},
+		{"help command", []string{"help", "check"}, ExitOK, "Usage: raygate check --config FILE", "", false},
+		{"unknown command", []string{"frobnicate"}, ExitUsage, "", "raygate: unknown command \"frobnicate\"", true},
+		{"version", []string{"version"}, ExitOK, "raygate dev", "", false},
+		{"version json", []string{"version", "--json"}, ExitOK, `"goVersion"`, "", false},
+		{"--version", []string{"--version"}, ExitOK, "raygate dev", "", false},
+		{"version extra arg", []string{"version", "x"}, ExitUsage, "", "unexpected argument", true},
+		{"check help", []string{"check", "--help"}, ExitOK, "--config", "", false},
+		{"check ok", []string{"check", "--config", good}, ExitOK, "ok (0 clusters", "", false},
+		{"check positional", []string{"check", good}, ExitOK, "ok", "", false},
+		{"check bad", []string{"check", "--config", bad}, ExitFailure, "", bad + ":1: listen: \"x\" is not host:port", false},
+		{"check missing file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, ExitFailure, "", "nope.yaml: cannot read config: no such file or directory", true},
+		{"check no flag", []string{"check"}, ExitUsage, "", "--config is required", true},
+		{"check bad flag", []string{"check", "--bogus"}, ExitUsage, "", "flag provided but not defined: -bogus", true},
+		{"serve no config", []string{"serve"}, ExitUsage, "", "--config is required", true},
+		{"serve bad config", []string{"serve", "--config", bad}, ExitFailure, "", ":3: clusters[0].name", false},
+		{"serve negative interval", []string{"serve", "--config", good, "--reload-interval", "-1s"}, ExitUsage, "", "must not be negative", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.err) {
+				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tc.out, errOut, tc.err)
+			}
+			if tc.oneLineErr && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("stderr is not one line: %q", errOut)
+			}
+			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
+				t.Fatalf("stack trace on stderr: %s", errOut)
+			}
+		})
+	}
+}
