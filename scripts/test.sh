@@ -37,6 +37,8 @@ run_static() {
 run_unit() {
   step "unit tests"
   go test -count=1 ./...
+  step "race detector on the request path"
+  go test -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/
 }
 
 run_e2e() {

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/raygate/raygate/internal/proxy"
@@ -348,5 +350,59 @@ func TestReload(t *testing.T) {
 	}
 	if r := h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", ""); r.StatusCode != 200 {
 		t.Fatalf("after token rotation: %d", r.StatusCode)
+	}
+}
+
+// TestConcurrentRequestsDuringReloads: requests in flight while the config
+// is swapped again and again all get a consistent answer and an audit line.
+func TestConcurrentRequestsDuringReloads(t *testing.T) {
+	h := newHarness(t)
+	rl := &Reloader{Path: h.path, Gateway: h.g}
+	rl.Prime()
+	orig, _ := os.ReadFile(h.path)
+	alt := strings.Replace(string(orig), "maxBodyBytes: {default: 1000, jobSubmit: 2000}", "maxBodyBytes: {default: 1001, jobSubmit: 2000}", 1)
+	const workers, each = 6, 60
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				req, _ := http.NewRequest("GET", h.srv.URL+"/clusters/team-a/ray1/api/version", nil)
+				user := "alice"
+				if i%3 == 0 {
+					user = "eve"
+				}
+				req.Header.Set("Authorization", "Bearer "+users[user])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				resp.Body.Close()
+				if want := map[string]int{"alice": 200, "eve": 404}[user]; resp.StatusCode != want {
+					errs <- fmt.Sprintf("%s got %d", user, resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		text := string(orig)
+		if i%2 == 0 {
+			text = alt
+		}
+		_ = os.WriteFile(h.path, []byte(text), 0o600)
+		if err := rl.Reload("test"); err != nil {
+			t.Errorf("reload %d: %v", i, err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := len(h.audit.events(t)); n != workers*each {
+		t.Fatalf("%d audit lines for %d requests", n, workers*each)
 	}
 }

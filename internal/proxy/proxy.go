@@ -28,6 +28,7 @@ const (
 	ErrKindTimeout  = "timeout"
 	ErrKindConnect  = "connect"
 	ErrKindTooLarge = "body_too_large"
+	ErrKindAuth     = "auth"
 	ErrKindCanceled = "canceled"
 	ErrKindOther    = "other"
 )
@@ -172,8 +173,18 @@ func joinURLPath(base, rest string) string {
 // maxCapturedBody bounds the response body read to find a submitted job's id.
 const maxCapturedBody = 64 << 10
 
+// errUpstreamAuth means the Ray head refused the gateway's own credentials:
+// its token is missing or wrong in raygate's config.
+var errUpstreamAuth = errors.New("proxy: the Ray cluster refused raygate's token")
+
+// rayTokenRefusal starts the body of Ray's 403 for a wrong token.
+const rayTokenRefusal = "Forbidden: Invalid authentication token"
+
 func modifyResponse(resp *http.Response) error {
 	StripSetCookies(resp.Header)
+	if err := checkUpstreamAuth(resp); err != nil {
+		return err
+	}
 	c := callFrom(resp.Request.Context())
 	if c == nil || !c.CaptureJobID || resp.StatusCode != http.StatusOK || resp.Body == nil {
 		return nil
@@ -196,6 +207,30 @@ func modifyResponse(resp *http.Response) error {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	return nil
+}
+
+// checkUpstreamAuth turns Ray's refusal of the gateway's token (401, or
+// its 403 for a wrong token) into an error, so the caller gets a 502 that
+// says so instead of Ray's advice about local token files. Other 403s
+// (Ray's own checks) pass through.
+func checkUpstreamAuth(resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		resp.Body.Close()
+		return errUpstreamAuth
+	case http.StatusForbidden:
+		head := make([]byte, len(rayTokenRefusal))
+		n, _ := io.ReadFull(resp.Body, head)
+		if string(head[:n]) == rayTokenRefusal {
+			resp.Body.Close()
+			return errUpstreamAuth
+		}
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head[:n]), resp.Body), resp.Body}
+	}
 	return nil
 }
 
@@ -229,6 +264,8 @@ func classifyError(ctx context.Context, err error) (kind string, status int, msg
 	var ne net.Error
 	var oe *net.OpError
 	switch {
+	case errors.Is(err, errUpstreamAuth):
+		return ErrKindAuth, http.StatusBadGateway, "the Ray cluster refused raygate's credentials (check the cluster's rayTokenFile)"
 	case errors.As(err, &mbe):
 		return ErrKindTooLarge, http.StatusRequestEntityTooLarge, "request body is too large"
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):

@@ -302,3 +302,35 @@ func assertJSONError(t *testing.T, w *httptest.ResponseRecorder, status int, cod
 		t.Fatalf("Content-Type %q", ct)
 	}
 }
+
+func TestUpstreamRefusesGatewayToken(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/missing":
+			w.WriteHeader(401)
+			_, _ = io.WriteString(w, "Unauthorized: Missing authentication token")
+		case "/wrong":
+			w.WriteHeader(403)
+			_, _ = io.WriteString(w, "Forbidden: Invalid authentication token")
+		default:
+			w.WriteHeader(403)
+			_, _ = io.WriteString(w, "Browser requests not allowed.")
+		}
+	}))
+	defer up.Close()
+	p, errs := testProxy(t, config.Proxy{})
+	for _, path := range []string{"/missing", "/wrong"} {
+		w := serve(p, call(t, up.URL, path, "tok"), httptest.NewRequest("GET", "/x", nil))
+		assertJSONError(t, w, 502, "bad_gateway")
+		if !strings.Contains(w.Body.String(), "rayTokenFile") {
+			t.Fatalf("%s: %s", path, w.Body.String())
+		}
+	}
+	if len(*errs) != 2 || (*errs)[0] != "team-a/ray1:auth" {
+		t.Fatalf("errors %v", *errs)
+	}
+	w := serve(p, call(t, up.URL, "/other", "tok"), httptest.NewRequest("GET", "/x", nil))
+	if w.Code != 403 || w.Body.String() != "Browser requests not allowed." {
+		t.Fatalf("Ray's own 403 changed: %d %q", w.Code, w.Body.String())
+	}
+}

@@ -121,14 +121,27 @@ func TestUpstreamFailures(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := ln.Addr().String()
 	ln.Close()
+	wrongToken := filepath.Join(t.TempDir(), "wrong.token")
+	_ = os.WriteFile(wrongToken, []byte("not-the-cluster-token\n"), 0o600)
 	g := extraGateway(t, "failures", func(c *harness.GatewayConfig) {
-		c.Clusters = append(c.Clusters, harness.ClusterConfig{Namespace: "team-a", Name: "gone", Upstream: "http://" + closed, Access: []string{"{role: admin, groups: [platform-admins]}"}})
+		s := requireStack(t)
+		c.Clusters = append(c.Clusters,
+			harness.ClusterConfig{Namespace: "team-a", Name: "gone", Upstream: "http://" + closed, Access: []string{"{role: admin, groups: [platform-admins]}"}},
+			harness.ClusterConfig{Namespace: "team-a", Name: "wrong-token", Upstream: s.RayA.Dashboard, TokenFile: wrongToken, Access: []string{"{role: admin, groups: [platform-admins]}"}},
+			harness.ClusterConfig{Namespace: "team-a", Name: "no-token", Upstream: s.RayA.Dashboard, Access: []string{"{role: admin, groups: [platform-admins]}"}},
+		)
 		c.Extra = "proxy:\n  responseHeaderTimeout: 2s\n"
 	})
 	dave := token(t, "dave@example.com")
 	c, body := get(t, g.URL+"/clusters/team-a/gone/api/version", dave)
 	if c != 502 || !strings.Contains(body, `"error":"bad_gateway"`) {
 		t.Fatalf("unreachable: %d %s", c, body)
+	}
+	for _, name := range []string{"wrong-token", "no-token"} {
+		c, body = get(t, g.URL+"/clusters/team-a/"+name+"/api/jobs/", dave)
+		if c != 502 || !strings.Contains(body, "refused raygate's credentials") {
+			t.Fatalf("%s: %d %s", name, c, body)
+		}
 	}
 	start := time.Now()
 	c, body = get(t, g.URL+"/clusters/team-a/ray1/api/v0/delay/10", dave) // Ray's own slow test route
