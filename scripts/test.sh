@@ -50,7 +50,7 @@ run_e2e() {
   go build -o "$RAYGATE_BIN" ./cmd/raygate
   export RAYGATE_E2E_ARTIFACTS="$artifacts"
   step "end-to-end tests"
-  go test -tags e2e -count=1 -timeout 40m ./test/e2e/...
+  go test -tags e2e -count=1 -p 1 -timeout 40m ./test/e2e/...
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then

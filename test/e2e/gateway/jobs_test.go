@@ -100,6 +100,30 @@ func TestRayJobSubmitCLI(t *testing.T) {
 	}
 }
 
+// TestRayJobSubmitWorkingDir uploads a working_dir package through the
+// gateway (GET then PUT /api/packages/...) and runs a script from it.
+func TestRayJobSubmitWorkingDir(t *testing.T) {
+	s := requireStack(t)
+	alice := token(t, "alice@example.com")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "job.py"), []byte("print('from the uploaded working dir')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := rayCLI(t, nil, "job", "submit", "--address", s.Gateway.URL+"/clusters/team-a/ray1",
+		"--headers", headersFlag(alice), "--working-dir", dir, "--", "python", "job.py")
+	if err != nil || !strings.Contains(out, "from the uploaded working dir") || !strings.Contains(out, "succeeded") {
+		t.Fatalf("ray job submit --working-dir: %v\n%s", err, out)
+	}
+	audit, _ := os.ReadFile(s.Gateway.AuditPath)
+	if !strings.Contains(string(audit), `"method":"PUT","path":"/clusters/team-a/ray1/api/packages/gcs/`) {
+		t.Fatal("the package upload is not in the audit log as a PUT through the gateway")
+	}
+	carol := token(t, "carol@example.com")
+	if code, _ := call(t, carol, "PUT", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", "x"); code != 403 {
+		t.Fatalf("viewer uploads a package: %d, want 403", code)
+	}
+}
+
 // TestJobSubmissionClient drives Ray's Python SDK through raygate: submit,
 // tail logs (WebSocket), status, info, logs, list, stop and delete.
 func TestJobSubmissionClient(t *testing.T) {
