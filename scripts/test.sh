@@ -14,14 +14,18 @@ root="$(cd "$here/.." && pwd)"
 cd "$root"
 
 what="${1:-all}"
+case "$what" in all|unit|e2e) ;; *) die "usage: scripts/test.sh [all|unit|e2e]" ;; esac
 start=$(date +%s)
 artifacts="$root/test/e2e/.artifacts"
 mkdir -p "$artifacts"
+go build -o "$artifacts/testsummary" ./test/testsummary || die "cannot build the test summarizer"
 summary=()
 status=0
 
 step() { log "== $*"; }
 
+# Each step returns non-zero on the first failing command: the steps run
+# inside "if", where bash's errexit does not apply.
 run_static() {
   step "gofmt, go vet, staticcheck"
   local unformatted
@@ -29,28 +33,31 @@ run_static() {
   if [ -n "$unformatted" ]; then
     echo "gofmt would change:"; echo "$unformatted"; return 1
   fi
-  go vet ./...
-  go vet -tags e2e ./test/...
-  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+  go vet ./... || return 1
+  go vet -tags e2e ./test/... || return 1
+  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... || return 1
 }
+
+summarize() { "$artifacts/testsummary" "$@"; }
 
 run_unit() {
   step "unit tests"
-  go test -count=1 ./...
+  go test -json -count=1 ./... | summarize --name "unit tests" || return 1
   step "race detector on the request path"
-  go test -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/
+  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ \
+    | summarize --name "race tests" || return 1
 }
 
 run_e2e() {
   step "preparing real components"
-  export RAYGATE_RAY_VENV; RAYGATE_RAY_VENV="$("$here/install-ray.sh")"
-  export RAYGATE_DEX_BIN; RAYGATE_DEX_BIN="$("$here/build-dex.sh")"
-  export KUBEBUILDER_ASSETS; KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")"
-  export RAYGATE_BIN="$artifacts/raygate"
-  go build -o "$RAYGATE_BIN" ./cmd/raygate
+  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_BIN="$artifacts/raygate"
+  RAYGATE_RAY_VENV="$("$here/install-ray.sh")" || return 1
+  RAYGATE_DEX_BIN="$("$here/build-dex.sh")" || return 1
+  KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")" || return 1
+  go build -o "$RAYGATE_BIN" ./cmd/raygate || return 1
   export RAYGATE_E2E_ARTIFACTS="$artifacts"
-  step "end-to-end tests"
-  go test -tags e2e -count=1 -p 1 -timeout 40m ./test/e2e/...
+  step "end-to-end tests (logs in $artifacts)"
+  go test -json -tags e2e -count=1 -p 1 -timeout 40m ./test/e2e/... | summarize --name "end-to-end tests" --no-skips
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
