@@ -119,6 +119,25 @@ var pssSummaries = map[string]string{
 	pssFallbackCheck:             "the pod fails the restricted profile",
 }
 
+// pssFixes says how to fix each Pod Security Admission check.
+var pssFixes = map[string]string{
+	"allowPrivilegeEscalation":   "set securityContext.allowPrivilegeEscalation: false on every container",
+	"appArmorProfile":            "remove the Unconfined AppArmor profile (annotation or appArmorProfile)",
+	"capabilities_restricted":    "set securityContext.capabilities.drop: [ALL] and add nothing but NET_BIND_SERVICE",
+	"hostNamespaces":             "remove hostNetwork, hostPID and hostIPC",
+	"hostPorts":                  "remove hostPort; reach the port through a Service",
+	"hostProbesAndHostLifecycle": "remove host from the probe or lifecycle handler",
+	"privileged":                 "remove privileged: true",
+	"procMount_restricted":       "remove procMount, or run the pod with hostUsers: false",
+	"restrictedVolumes":          "replace the volume with an allowed type (PVC, emptyDir, configMap, secret, ...)",
+	"runAsNonRoot":               "set securityContext.runAsNonRoot: true on the pod",
+	"runAsUser":                  "run as a non-zero user (rayproject/ray images: 1000)",
+	"seLinuxOptions":             "remove seLinuxOptions user and role, and use an allowed type",
+	"seccompProfile_restricted":  "set securityContext.seccompProfile.type: RuntimeDefault on the pod",
+	"sysctls":                    "remove the unsafe sysctls",
+	"windowsHostProcess":         "remove windowsOptions.hostProcess",
+}
+
 // Rules returns every rule: the PSS rules for the checks the restricted
 // profile runs, then the RG rules, each group sorted by id.
 func Rules() []Rule {
@@ -130,8 +149,12 @@ func Rules() []Rule {
 		if s == "" {
 			s = "Pod Security Standard restricted: " + id
 		}
-		out = append(out, Rule{ID: RulePSSPrefix + id, Severity: SeverityError, Summary: s,
-			Fix: "apply the restricted securityContext (raygate harden fixes the securityContext fields; volumes, host namespaces and ports need a manual change)", Hardened: strings.Contains(hardenedPSS, "|"+id+"|")})
+		fix := pssFixes[id]
+		if fix == "" {
+			fix = "meet the Pod Security Standard restricted"
+		}
+		out = append(out, Rule{ID: RulePSSPrefix + id, Severity: SeverityError, Summary: s, Fix: fix,
+			Hardened: strings.Contains(hardenedPSS, "|"+id+"|")})
 	}
 	rg := append([]Rule(nil), rgRules...)
 	sort.Slice(rg, func(i, j int) bool { return rg[i].ID < rg[j].ID })
