@@ -41,13 +41,7 @@ type Event struct {
 	Entrypoint string  `json:"entrypoint,omitempty"`
 }
 
-// Sink receives audit events. Implementations are safe for concurrent use.
-type Sink interface {
-	Write(e *Event) error
-	Close() error
-}
-
-// Writer is a Sink writing JSON lines to an io.Writer, one write per event.
+// Writer is the audit sink: it writes JSON lines to an io.Writer, one write per event.
 // A Writer opened on a file can be pointed at another file (or the same
 // path, after rotation) with Reopen while events keep flowing.
 type Writer struct {
@@ -107,7 +101,7 @@ func (s *Writer) Reopen(file string) error {
 	return nil
 }
 
-// Write implements Sink.
+// Write appends e as one JSON line. It is safe for concurrent use.
 func (s *Writer) Write(e *Event) error {
 	if e.Groups == nil {
 		e.Groups = []string{}

@@ -5,18 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-
-	"github.com/raygate/raygate/internal/audit"
-	"github.com/raygate/raygate/internal/config"
-	"github.com/raygate/raygate/internal/metrics"
 )
 
 // benchOIDCGateway returns a gateway trusting an in-memory issuer, and a
@@ -35,23 +30,9 @@ func benchOIDCGateway(b *testing.B, cacheSize int) (*Gateway, string) {
 	b.Cleanup(idp.Close)
 	issuer = idp.URL
 	up := benchUpstream(b)
-	path := b.TempDir() + "/raygate.yaml"
-	text := "authentication:\n  oidc: [{issuer: " + issuer + ", audiences: [raygate]}]\n" +
-		"  tokenCache: {size: " + map[bool]string{true: "10000", false: "0"}[cacheSize > 0] + "}\n" +
-		"clusters:\n  - {namespace: team-a, name: ray1, upstream: " + up.URL + ", access: [{role: developer, groups: [team-a]}]}\n"
-	if err := writeFile(path, text); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := New(metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), audit.NewWriter(io.Discard))
-	st, err := g.Build(cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g.Swap(st, 0)
+	g := gatewayFromText(b, "authentication:\n  oidc: [{issuer: "+issuer+", audiences: [raygate]}]\n"+
+		"  tokenCache: {size: "+strconv.Itoa(cacheSize)+"}\n"+
+		"clusters:\n  - {namespace: team-a, name: ray1, upstream: "+up.URL+", access: [{role: developer, groups: [team-a]}]}\n")
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k"))
 	claims, _ := json.Marshal(map[string]any{"iss": issuer, "aud": "raygate", "exp": time.Now().Add(time.Hour).Unix(),
 		"email": "alice@example.com", "email_verified": true, "groups": []string{"team-a"}})

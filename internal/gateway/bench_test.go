@@ -61,11 +61,15 @@ func BenchmarkBareReverseProxy(b *testing.B) {
 
 func benchGateway(b *testing.B) *Gateway {
 	up := benchUpstream(b)
-	dir := b.TempDir()
-	path := dir + "/raygate.yaml"
-	cfgText := "authentication:\n  apiKeys: [{name: a, sha256: " + keyHash("bench-key") + ", user: alice, groups: [team-a]}]\n" +
-		"clusters:\n  - {namespace: team-a, name: ray1, upstream: " + up.URL + ", access: [{role: developer, groups: [team-a]}]}\n"
-	if err := writeFile(path, cfgText); err != nil {
+	return gatewayFromText(b, "authentication:\n  apiKeys: [{name: a, sha256: "+keyHash("bench-key")+", user: alice, groups: [team-a]}]\n"+
+		"clusters:\n  - {namespace: team-a, name: ray1, upstream: "+up.URL+", access: [{role: developer, groups: [team-a]}]}\n")
+}
+
+// gatewayFromText builds a serving gateway from a config file's text, with
+// audit and logs discarded.
+func gatewayFromText(b *testing.B, text string) *Gateway {
+	path := b.TempDir() + "/raygate.yaml"
+	if err := writeFile(path, text); err != nil {
 		b.Fatal(err)
 	}
 	cfg, err := config.Load(path)
