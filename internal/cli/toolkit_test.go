@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const insecureCluster = `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c}
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: h, image: "rayproject/ray:2.52.0"}]
+`
+
+func TestToolkitCommands(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	insecure := write("manifests/insecure.yaml", insecureCluster)
+	notYAML := write("broken/bad.yaml", "kind: [\n")
+	other := write("other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	tenants := write("tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: team-a}, {name: team-b}]\n")
+	badTenants := write("bad-tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: Team}]\n")
+
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		out, err   string
+		oneLineErr bool
+	}{
+		{"lint help", []string{"lint", "--help"}, ExitOK, "--format", "", false},
+		{"lint no path", []string{"lint"}, ExitUsage, "", "no PATH given", true},
+		{"lint bad format", []string{"lint", "--format", "xml", insecure}, ExitUsage, "", "unknown --format", true},
+		{"lint missing path", []string{"lint", filepath.Join(dir, "nope")}, ExitUsage, "", "no such file or directory", true},
+		{"lint errors", []string{"lint", insecure}, ExitFailure, "error PSS-runAsNonRoot RayCluster/c (document 0)", "", false},
+		{"lint folder", []string{"lint", filepath.Join(dir, "manifests")}, ExitFailure, "insecure.yaml", "", false},
+		{"lint clean", []string{"lint", other}, ExitOK, "0 errors, 0 warnings, 0 info in 1 file", "", false},
+		{"lint not YAML", []string{"lint", notYAML, insecure}, ExitUsage, "RG-auth-disabled", "bad.yaml: line 1", true},
+		{"lint sarif", []string{"lint", "--format", "sarif", insecure}, ExitFailure, `"version": "2.1.0"`, "", false},
+		{"harden help", []string{"harden", "--help"}, ExitOK, "--write", "", false},
+		{"harden prints", []string{"harden", insecure}, ExitOK, "allowPrivilegeEscalation: false", "", false},
+		{"harden not YAML", []string{"harden", notYAML}, ExitUsage, "", "bad.yaml: line 1", true},
+		{"harden two paths", []string{"harden", insecure, other}, ExitUsage, "", "exactly one PATH", true},
+		{"harden folder without --write", []string{"harden", dir}, ExitUsage, "", "use --write", true},
+		{"tenant help", []string{"tenant", "--help"}, ExitOK, "render|verify", "", false},
+		{"tenant no subcommand", []string{"tenant"}, ExitUsage, "", "render or verify", true},
+		{"tenant unknown subcommand", []string{"tenant", "apply"}, ExitUsage, "", "unknown subcommand", true},
+		{"tenant render help", []string{"tenant", "render", "--help"}, ExitOK, "--file", "", false},
+		{"tenant render no file", []string{"tenant", "render"}, ExitUsage, "", "--file is required", true},
+		{"tenant render", []string{"tenant", "render", "--file", tenants}, ExitOK, "kind: NetworkPolicy", "", false},
+		{"tenant render bad file", []string{"tenant", "render", "--file", badTenants}, ExitUsage, "", "tenants[0].name", true},
+		{"tenant verify", []string{"tenant", "verify", "--file", tenants}, ExitOK, "isolated:", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.err) {
+				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tc.out, errOut, tc.err)
+			}
+			if tc.oneLineErr && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("stderr is not one line: %q", errOut)
+			}
+			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
+				t.Fatalf("stack trace on stderr: %s", errOut)
+			}
+		})
+	}
+
+	// JSON: one array with the SPEC's keys.
+	code, out, _ := run("lint", "--format", "json", insecure, other)
+	if code != ExitFailure {
+		t.Fatalf("exit %d", code)
+	}
+	var fs []map[string]any
+	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) == 0 {
+		t.Fatalf("not a JSON array of findings: %v\n%s", err, out)
+	}
+	// harden --write is idempotent and leaves lint without errors.
+	if code, _, errOut := run("harden", "--write", "--explain", filepath.Join(dir, "manifests")); code != ExitOK || !strings.Contains(errOut, "authOptions.mode") {
+		t.Fatalf("harden --write: %d %s", code, errOut)
+	}
+	first, _ := os.ReadFile(insecure)
+	if code, _, _ := run("harden", "--write", insecure); code != ExitOK {
+		t.Fatal("second harden failed")
+	}
+	second, _ := os.ReadFile(insecure)
+	if string(first) != string(second) {
+		t.Error("harden --write is not idempotent")
+	}
+	if code, out, _ := run("lint", insecure); code != ExitOK {
+		t.Errorf("hardened file still has errors:\n%s", out)
+	}
+}
