@@ -379,3 +379,28 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+func benchmarkReview(b *testing.B, path string, body []byte) {
+	h, err := NewHandler(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	benchmarkReview(b, PathValidate, review(admissionv1.Create, "team-a", "RayCluster", toJSON(b, insecure), nil))
+}
+
+func BenchmarkMutate(b *testing.B) {
+	benchmarkReview(b, PathMutate, review(admissionv1.Create, "team-a", "RayCluster", toJSON(b, insecure), nil))
+}
