@@ -29,6 +29,11 @@ func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest
 	c.checkAuth(cs, templates, decoded, ci)
 	if manifest.AutoscalingEnabled(cs.Node) {
 		c.checkAutoscaler(cs, head)
+		if img, _ := manifest.Lookup(cs.Node, "autoscalerOptions.image"); img != nil {
+			if reason := unpinned(manifest.Scalar(img)); reason != "" {
+				c.add(RuleImageUnpinned, p("autoscalerOptions.image"), fmt.Sprintf("autoscaler image %q %s; pin a version tag or a digest", manifest.Scalar(img), reason))
+			}
+		}
 	}
 }
 

@@ -18,6 +18,8 @@ metadata:
   name: insecure
 spec:
   enableInTreeAutoscaling: true
+  autoscalerOptions:
+    image: rayproject/ray:nightly
   authOptions:
     mode: disabled
   headGroupSpec:
@@ -101,6 +103,7 @@ func TestRules(t *testing.T) {
 				{"RG-sa-token-automount", "spec.workerGroupSpecs[0].template.spec.automountServiceAccountToken"},
 				{"RG-readonly-rootfs-tmp", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.readOnlyRootFilesystem"},
 				{"RG-autoscaler-restricted", "spec.autoscalerOptions.securityContext"},
+				{"RG-image-unpinned", "spec.autoscalerOptions.image"},
 				{"PSS-privileged", "spec.headGroupSpec.template.spec.containers[0].securityContext.privileged"},
 				{"PSS-hostNamespaces", "spec.headGroupSpec.template.spec.hostNetwork"},
 				{"PSS-hostPorts", "spec.headGroupSpec.template.spec.containers[0].ports[0].hostPort"},

@@ -173,6 +173,15 @@ func Encode(docs []Document, style Style) ([]byte, error) {
 		if d.Node == nil {
 			continue
 		}
+		if r := d.Root(); r != nil && r.Kind == yaml.ScalarNode && r.Tag == "!!null" && r.Value == "" {
+			// An empty document: keep its comments, not a "null".
+			for _, c := range []string{d.Node.HeadComment, r.HeadComment, r.LineComment, r.FootComment, d.Node.FootComment} {
+				if c != "" {
+					buf.WriteString(c + "\n")
+				}
+			}
+			continue
+		}
 		var one bytes.Buffer
 		enc := yaml.NewEncoder(&one)
 		enc.SetIndent(2)

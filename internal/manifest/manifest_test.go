@@ -231,3 +231,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeEmptyDocuments(t *testing.T) {
+	for in, want := range map[string]string{
+		"a: 1\n---\n":      "a: 1\n---\n",
+		"---\n---\na: 1\n": "---\na: 1\n",
+		// yaml.v3 attaches the comment to the first document; it stays.
+		"a: 1\n---\n# only a comment\n": "a: 1\n\n# only a comment\n---\n",
+	} {
+		docs, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Encode(docs, Style{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != want {
+			t.Errorf("%q encoded as %q, want %q", in, out, want)
+		}
+	}
+}
