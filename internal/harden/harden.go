@@ -154,7 +154,9 @@ func (e *editor) template(t manifest.Template, autoscaled bool) {
 			e.note(sp("securityContext.runAsUser"), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", manifest.RayUID))
 		}
 		e.seccomp(psc, sp("securityContext"), true)
+		e.appArmor(psc, sp("securityContext"))
 	}
+	e.appArmorAnnotations(t)
 
 	for _, list := range []string{"initContainers", "containers"} {
 		seq := sequence(spec, list)
@@ -220,7 +222,33 @@ func (e *editor) container(c *yaml.Node, cp string) {
 		e.note(scp+".procMount", pm+" -> Default")
 	}
 	e.seccomp(sc, scp, false)
+	e.appArmor(sc, scp)
 	e.capabilities(sc, scp)
+}
+
+// appArmor replaces an Unconfined AppArmor profile with RuntimeDefault.
+func (e *editor) appArmor(sc *yaml.Node, scp string) {
+	prof := manifest.Get(sc, "appArmorProfile")
+	if typ := manifest.Scalar(manifest.Get(prof, "type")); typ == "Unconfined" {
+		set(prof, "type", "RuntimeDefault", "!!str")
+		e.note(scp+".appArmorProfile.type", "Unconfined -> RuntimeDefault")
+	}
+}
+
+// appArmorAnnotations replaces the legacy unconfined AppArmor annotations
+// of a pod template with runtime/default.
+func (e *editor) appArmorAnnotations(t manifest.Template) {
+	ann, _ := manifest.Lookup(t.Node, "metadata.annotations")
+	if ann == nil || ann.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(ann.Content); i += 2 {
+		k, v := ann.Content[i].Value, manifest.Resolve(ann.Content[i+1])
+		if strings.HasPrefix(k, "container.apparmor.security.beta.kubernetes.io/") && v.Kind == yaml.ScalarNode && v.Value == "unconfined" {
+			ann.Content[i+1] = scalarNode("runtime/default", "!!str")
+			e.note(manifest.JoinPath(t.Path, "metadata.annotations", k), "unconfined -> runtime/default")
+		}
+	}
 }
 
 // seccomp sets seccompProfile.type RuntimeDefault where it is missing (pod

@@ -248,3 +248,37 @@ func FuzzFile(f *testing.F) {
 		}
 	})
 }
+
+func TestAppArmor(t *testing.T) {
+	in := `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: a}
+spec:
+  headGroupSpec:
+    template:
+      metadata:
+        annotations:
+          container.apparmor.security.beta.kubernetes.io/ray-head: unconfined
+      spec:
+        securityContext:
+          appArmorProfile: {type: Unconfined}
+        containers:
+        - name: ray-head
+          image: rayproject/ray:2.52.0
+          securityContext:
+            appArmorProfile: {type: Unconfined}
+`
+	out, _, err := File([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "nconfined") || strings.Count(string(out), "RuntimeDefault") < 3 || !strings.Contains(string(out), "runtime/default") {
+		t.Errorf("AppArmor not fixed:\n%s", out)
+	}
+	fs, _ := lint.File("a.yaml", out)
+	for _, f := range fs {
+		if f.Severity == lint.SeverityError {
+			t.Errorf("%s %s", f.Rule, f.Field)
+		}
+	}
+}

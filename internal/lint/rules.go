@@ -162,7 +162,7 @@ func Rules() []Rule {
 }
 
 // hardenedPSS lists the PSS checks raygate harden fixes.
-const hardenedPSS = "|allowPrivilegeEscalation|capabilities_restricted|privileged|runAsNonRoot|runAsUser|seccompProfile_restricted|procMount_restricted|"
+const hardenedPSS = "|allowPrivilegeEscalation|capabilities_restricted|privileged|runAsNonRoot|runAsUser|seccompProfile_restricted|procMount_restricted|appArmorProfile|"
 
 // RuleByID returns the rule with id, if any.
 func RuleByID(id string) (Rule, bool) {

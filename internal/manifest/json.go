@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -40,9 +41,57 @@ func DecodeInto(n *yaml.Node, out any) error {
 		return err
 	}
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, out); err != nil {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+		return fmt.Errorf("%s", cleanJSONError(err.Error()))
 	}
 	return nil
+}
+
+var (
+	structFieldErr = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field [^ .]*\.(\S+) of type (\S+)`)
+	valueErr       = regexp.MustCompile(`cannot unmarshal (\w+) into Go value of type (\S+)`)
+)
+
+// cleanJSONError rewords encoding/json type errors without Go type names:
+// "spec.containers.image: expected a string, got an object".
+func cleanJSONError(msg string) string {
+	msg = strings.TrimPrefix(msg, "json: ")
+	if m := structFieldErr.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s: expected %s, got %s", m[2], goTypeName(m[3]), jsonKindName(m[1]))
+	}
+	if m := valueErr.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("expected %s, got %s", goTypeName(m[2]), jsonKindName(m[1]))
+	}
+	return msg
+}
+
+func goTypeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint") || strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	}
+	return "a mapping"
+}
+
+func jsonKindName(k string) string {
+	switch k {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "number":
+		return "a number"
+	case "bool":
+		return "true or false"
+	}
+	return "a " + k
 }
 
 type converter struct{ nodes int }

@@ -252,3 +252,21 @@ func TestEncodeEmptyDocuments(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeErrorsWithoutGoTypes(t *testing.T) {
+	docs, err := Parse([]byte("spec:\n  containers:\n  - name: a\n    image: {x: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Spec struct {
+			Containers []struct {
+				Image string `json:"image"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	err = DecodeInto(docs[0].Root(), &out)
+	if err == nil || err.Error() != "spec.containers.image: expected a string, got a mapping" {
+		t.Errorf("error %v", err)
+	}
+}
