@@ -65,13 +65,11 @@ func Object(o manifest.Object) []Change {
 	if o.Kind == manifest.KindRayJob {
 		e.addSubmitter()
 	}
-	specs := manifest.ClusterSpecs(o)
-	for _, cs := range specs {
+	for _, cs := range manifest.ClusterSpecs(o) {
 		e.clusterSpec(cs)
 	}
 	for _, t := range manifest.Templates(o) {
-		autoscaled := t.Role == manifest.RoleHead && t.Cluster >= 0 && manifest.AutoscalingEnabled(specs[t.Cluster].Node)
-		e.template(t, autoscaled)
+		e.template(t, manifest.NeedsServiceAccountToken(o, t))
 	}
 	return e.changes
 }
@@ -124,15 +122,15 @@ func (e *editor) clusterSpec(cs manifest.ClusterSpec) {
 }
 
 // template applies the restricted profile and the Ray fixes to one pod
-// template.
-func (e *editor) template(t manifest.Template, autoscaled bool) {
+// template; needsToken keeps its service-account token mounted.
+func (e *editor) template(t manifest.Template, needsToken bool) {
 	spec := e.mapping(t.Node, "spec")
 	if spec == nil {
 		return
 	}
 	sp := func(rel string) string { return manifest.JoinPath(t.Path, "spec", rel) }
 
-	if !autoscaled && !isFalse(manifest.Get(spec, "automountServiceAccountToken")) {
+	if !needsToken && !isFalse(manifest.Get(spec, "automountServiceAccountToken")) {
 		v, tag := boolNode(false)
 		set(spec, "automountServiceAccountToken", v, tag)
 		e.note(sp("automountServiceAccountToken"), "false")

@@ -282,3 +282,28 @@ spec:
 		}
 	}
 }
+
+func TestK8sTokenAuthKeepsToken(t *testing.T) {
+	in := `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: a}
+spec:
+  authOptions: {mode: token, enableK8sTokenAuth: true}
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: h, image: "rayproject/ray:2.57.0"}]
+  workerGroupSpecs:
+  - groupName: w
+    template:
+      spec:
+        containers: [{name: w, image: "rayproject/ray:2.57.0"}]
+`
+	out, _, err := File([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "automountServiceAccountToken") {
+		t.Errorf("the token Ray's Kubernetes authentication needs was unmounted:\n%s", out)
+	}
+}

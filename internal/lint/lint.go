@@ -46,7 +46,7 @@ func Object(file string, o manifest.Object) []Finding {
 		}
 		decoded[i] = &pt
 		c.checkPSS(t, &pt)
-		c.checkTemplate(t, &pt, specs)
+		c.checkTemplate(t, &pt)
 	}
 	for ci, cs := range specs {
 		var head *corev1.PodTemplateSpec
@@ -110,12 +110,11 @@ func (c *checker) checkPSS(t manifest.Template, pt *corev1.PodTemplateSpec) {
 }
 
 // checkTemplate applies the Ray rules that look at one pod template.
-func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec, specs []manifest.ClusterSpec) {
+func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	spec := &pt.Spec
 	p := func(rel string) string { return manifest.JoinPath(t.Path, "spec", rel) }
-	autoscaled := t.Role == manifest.RoleHead && t.Cluster >= 0 && manifest.AutoscalingEnabled(specs[t.Cluster].Node)
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-		if !autoscaled {
+		if !manifest.NeedsServiceAccountToken(c.o, t) {
 			c.add(RuleSATokenAutomount, p("automountServiceAccountToken"),
 				fmt.Sprintf("%s pod mounts a service-account token: any Ray job can call the Kubernetes API as the pod; set automountServiceAccountToken: false", t.Describe()))
 		}

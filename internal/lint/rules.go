@@ -67,7 +67,7 @@ var rgRules = []Rule{
 		Fix:     "set spec.rayVersion to the Ray version of the images (2.52.0 or newer); raygate harden fills it in from the image tag when it can"},
 	{ID: RuleSATokenAutomount, Severity: SeverityWarning, Hardened: true,
 		Summary: "the pod template does not set automountServiceAccountToken: false: code running in Ray (any submitted job) can use the pod's Kubernetes credentials",
-		Fix:     "set spec.automountServiceAccountToken: false (not on a head that runs the in-tree autoscaler, which needs it)"},
+		Fix:     "set spec.automountServiceAccountToken: false (not reported, nor changed by harden, where the token is needed: the head of a cluster with in-tree autoscaling, and every Ray pod when authOptions.enableK8sTokenAuth or RAY_ENABLE_K8S_TOKEN_AUTH delegates Ray's authentication to Kubernetes)"},
 	{ID: RuleResourceLimits, Severity: SeverityWarning,
 		Summary: "a container sets no cpu or memory limit: one Ray workload can starve the node and the namespace's other tenants",
 		Fix:     "set resources.limits.cpu and resources.limits.memory (Ray sizes its workers from them)"},

@@ -122,6 +122,11 @@ func TestRules(t *testing.T) {
 			notWant: []string{"PSS-", "RG-auth", "RG-sa-token-automount", "RG-resource-limits", "RG-image-unpinned"},
 		},
 		{
+			name:    "Kubernetes token authentication needs the token",
+			yaml:    strings.Replace(strings.Replace(restrictedCluster, "authOptions: {mode: token}", "authOptions: {mode: token, enableK8sTokenAuth: true}", 1), "        automountServiceAccountToken: false\n", "", 1),
+			notWant: []string{"RG-sa-token-automount", "RG-auth"},
+		},
+		{
 			name: "auth off when authOptions missing",
 			yaml: strings.Replace(restrictedCluster, "  authOptions: {mode: token}\n", "", 1),
 			want: []want{{"RG-auth-disabled", "spec.authOptions"}},

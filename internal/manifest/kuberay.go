@@ -38,6 +38,47 @@ func AutoscalingEnabled(spec *yaml.Node) bool {
 	return ok && b
 }
 
+// K8sTokenAuthEnv is the environment variable that makes Ray delegate token
+// authentication to the Kubernetes API with the pod's service-account token.
+const K8sTokenAuthEnv = "RAY_ENABLE_K8S_TOKEN_AUTH"
+
+// NeedsServiceAccountToken reports whether the pods of a template need
+// their service-account token mounted: the head when in-tree autoscaling
+// is on (the autoscaler calls the API), and every Ray pod when Ray
+// delegates token authentication to Kubernetes
+// (authOptions.enableK8sTokenAuth, or RAY_ENABLE_K8S_TOKEN_AUTH=true on
+// a container).
+func NeedsServiceAccountToken(o Object, t Template) bool {
+	specs := ClusterSpecs(o)
+	if t.Cluster >= 0 && t.Cluster < len(specs) {
+		cs := specs[t.Cluster].Node
+		if t.Role == RoleHead && AutoscalingEnabled(cs) {
+			return true
+		}
+		if b, ok := Bool(Get(Get(cs, "authOptions"), "enableK8sTokenAuth")); ok && b {
+			return true
+		}
+	}
+	for _, list := range []string{"containers", "initContainers"} {
+		seq, _ := Lookup(t.Node, "spec."+list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, c := range seq.Content {
+			env := Get(c, "env")
+			if env == nil || env.Kind != yaml.SequenceNode {
+				continue
+			}
+			for _, e := range env.Content {
+				if scalar(Get(e, "name")) == K8sTokenAuthEnv && strings.EqualFold(scalar(Get(e, "value")), "true") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // SubmissionMode returns a RayJob's spec.submissionMode, K8sJobMode when
 // unset.
 func SubmissionMode(o Object) string {
