@@ -36,8 +36,9 @@ var rayVerbs = map[string][]string{
 }
 
 // Build returns every object of every tenant, in apply order: Namespace,
-// ResourceQuota, LimitRange, ServiceAccount, Roles, RoleBindings,
-// NetworkPolicies.
+// NetworkPolicies (right after the namespace, so that no pod can start
+// before its policies exist), ResourceQuota, LimitRange, ServiceAccount,
+// Roles, RoleBindings.
 func Build(f *File) []any {
 	var out []any
 	for _, t := range f.Tenants {
@@ -50,6 +51,9 @@ func Build(f *File) []any {
 func BuildTenant(f *File, t Tenant) []any {
 	ns := t.Namespace
 	out := []any{namespace(f, t)}
+	for _, p := range policiesHook(NetworkPolicies(f, t)) {
+		out = append(out, p)
+	}
 	if q := quota(t); q != nil {
 		out = append(out, q)
 	}
@@ -65,9 +69,6 @@ func BuildTenant(f *File, t Tenant) []any {
 		if b := roleBinding(t, r); b != nil {
 			out = append(out, b)
 		}
-	}
-	for _, p := range policiesHook(NetworkPolicies(f, t)) {
-		out = append(out, p)
 	}
 	return out
 }
