@@ -150,7 +150,7 @@ func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec)
 				c.add(RuleResourceLimits, manifest.JoinPath(cp, "resources.limits"),
 					fmt.Sprintf("container %q sets no %s limit: one workload can starve the node and other tenants", ctr.Name, missing))
 			}
-			if i == 0 && readOnlyRoot(ctr, spec) && !writableTmp(ctr, spec) {
+			if i == 0 && readOnlyRoot(ctr) && !writableTmp(ctr, spec) {
 				c.add(RuleReadOnlyRootFSNoTmp, manifest.JoinPath(cp, "securityContext.readOnlyRootFilesystem"),
 					fmt.Sprintf("container %q has a read-only root filesystem but no writable volume at /tmp, where Ray keeps its session directory; mount an emptyDir at /tmp", ctr.Name))
 			}
@@ -196,7 +196,7 @@ func missingLimits(ctr corev1.Container) string {
 	return strings.Join(missing, " or ")
 }
 
-func readOnlyRoot(ctr corev1.Container, _ *corev1.PodSpec) bool {
+func readOnlyRoot(ctr corev1.Container) bool {
 	return ctr.SecurityContext != nil && ctr.SecurityContext.ReadOnlyRootFilesystem != nil && *ctr.SecurityContext.ReadOnlyRootFilesystem
 }
 
