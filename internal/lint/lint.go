@@ -99,7 +99,9 @@ func (c *checker) addSev(rule string, sev Severity, field, msg string) {
 
 // checkPSS evaluates a pod template with Pod Security Admission's checks.
 func (c *checker) checkPSS(t manifest.Template, pt *corev1.PodTemplateSpec) {
-	vs, err := pss.Evaluate(&pt.ObjectMeta, &pt.Spec)
+	meta, spec := pt.ObjectMeta.DeepCopy(), pt.Spec.DeepCopy()
+	pss.AsPod(meta, spec)
+	vs, err := pss.Evaluate(meta, spec)
 	if err != nil {
 		c.add(RulePSSPrefix+pssFallbackCheck, t.Path, fmt.Sprintf("cannot evaluate the %s pod template: %v", t.Describe(), err))
 		return

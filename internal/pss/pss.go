@@ -12,6 +12,7 @@ package pss
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -198,4 +199,90 @@ func (e *evaluators) run(c checker, meta *metav1.ObjectMeta, spec *corev1.PodSpe
 		}
 	}
 	return policy.CheckResult{Allowed: true}, false
+}
+
+// appArmorAnnotationPrefix is the deprecated per-container AppArmor
+// annotation the API server still syncs into the containers' fields.
+const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+
+// AsPod applies to a pod template the changes the API server makes to a
+// Pod, but not to a template, before Pod Security Admission sees it: with
+// hostNetwork, every container port without a hostPort gets its
+// containerPort as hostPort; and a container's deprecated AppArmor
+// annotation is copied into its securityContext.appArmorProfile when that
+// is unset and differs from the pod's. A pod KubeRay creates from the
+// template is evaluated after these. meta and spec are changed in place.
+func AsPod(meta *metav1.ObjectMeta, spec *corev1.PodSpec) {
+	if spec.HostNetwork {
+		for _, list := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
+			for i := range list {
+				for j := range list[i].Ports {
+					if list[i].Ports[j].HostPort == 0 {
+						list[i].Ports[j].HostPort = list[i].Ports[j].ContainerPort
+					}
+				}
+			}
+		}
+	}
+	if meta == nil || len(meta.Annotations) == 0 || (spec.OS != nil && spec.OS.Name == corev1.Windows) {
+		return
+	}
+	var podProfile *corev1.AppArmorProfile
+	if spec.SecurityContext != nil {
+		podProfile = spec.SecurityContext.AppArmorProfile
+	}
+	sync := func(c *corev1.Container) {
+		ann, ok := meta.Annotations[appArmorAnnotationPrefix+c.Name]
+		if !ok || (c.SecurityContext != nil && c.SecurityContext.AppArmorProfile != nil) {
+			return
+		}
+		f := appArmorField(ann)
+		if f == nil || equalProfile(f, podProfile) {
+			return
+		}
+		if c.SecurityContext == nil {
+			c.SecurityContext = &corev1.SecurityContext{}
+		}
+		c.SecurityContext.AppArmorProfile = f
+	}
+	for i := range spec.InitContainers {
+		sync(&spec.InitContainers[i])
+	}
+	for i := range spec.Containers {
+		sync(&spec.Containers[i])
+	}
+	for i := range spec.EphemeralContainers {
+		sync((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon))
+	}
+}
+
+// appArmorField is the field a deprecated AppArmor annotation value stands
+// for, nil for values the API server would not copy.
+func appArmorField(v string) *corev1.AppArmorProfile {
+	switch {
+	case v == "unconfined":
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
+	case v == "runtime/default":
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
+	case strings.HasPrefix(v, "localhost/"):
+		p := strings.TrimPrefix(v, "localhost/")
+		if p == "" || strings.TrimSpace(p) != p || len(p) > 4095 {
+			return nil
+		}
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &p}
+	}
+	return nil
+}
+
+func equalProfile(a, b *corev1.AppArmorProfile) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Type != b.Type {
+		return false
+	}
+	if a.LocalhostProfile == nil || b.LocalhostProfile == nil {
+		return a.LocalhostProfile == b.LocalhostProfile
+	}
+	return *a.LocalhostProfile == *b.LocalhostProfile
 }

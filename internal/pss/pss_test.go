@@ -113,6 +113,24 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+func TestAsPod(t *testing.T) {
+	spec := restrictedPod()
+	spec.HostNetwork = true
+	spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8265}, {ContainerPort: 6379, HostPort: 16379}}
+	AsPod(nil, spec)
+	if spec.Containers[0].Ports[0].HostPort != 8265 || spec.Containers[0].Ports[1].HostPort != 16379 {
+		t.Errorf("ports %+v", spec.Containers[0].Ports)
+	}
+	vs, _ := Evaluate(nil, spec)
+	got := map[string]bool{}
+	for _, v := range vs {
+		got[v.Check] = true
+	}
+	if !got["hostNamespaces"] || !got["hostPorts"] {
+		t.Errorf("violations %v", vs)
+	}
+}
+
 // TestVersionIsLatest makes sure the pinned version evaluates exactly like
 // "latest" in the library raygate is built with.
 func TestVersionIsLatest(t *testing.T) {

@@ -60,6 +60,7 @@ type templatePod struct {
 	json     []byte
 	findings []lint.Finding // PSS findings of this template
 	reasons  []string       // PSS reasons raygate's evaluator gives
+	detail   string         // the library's aggregated detail, as the API server prints it
 }
 
 // templatePods lists the pod templates of a manifest with raygate's PSS
@@ -87,6 +88,10 @@ func templatePods(t *testing.T, name string, data []byte) []templatePod {
 			}
 			var pt corev1.PodTemplateSpec
 			if err := manifest.DecodeInto(tm.Node, &pt); err == nil {
+				pss.AsPod(&pt.ObjectMeta, &pt.Spec)
+				if ok, agg, err := pss.Allowed(&pt.ObjectMeta, &pt.Spec); err == nil && !ok {
+					_, tp.detail, _ = strings.Cut(agg, ": ")
+				}
 				vs, err := pss.Evaluate(&pt.ObjectMeta, &pt.Spec)
 				if err != nil {
 					t.Fatal(err)
@@ -183,6 +188,9 @@ func TestPodSecurityAgreement(t *testing.T) {
 					if !strings.Contains(err.Error(), r) {
 						t.Errorf("%s: raygate reports %q, the API server says: %v", tp.where, r, err)
 					}
+				}
+				if !strings.HasSuffix(err.Error(), ": "+tp.detail) {
+					t.Errorf("%s: the API server's violations differ from raygate's:\n api: %v\n raygate: %s", tp.where, err, tp.detail)
 				}
 			}
 		}

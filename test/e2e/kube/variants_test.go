@@ -9,9 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/raygate/raygate/internal/harden"
 	"github.com/raygate/raygate/internal/lint"
 	"github.com/raygate/raygate/internal/manifest"
+	"github.com/raygate/raygate/internal/pss"
 )
 
 type obj = map[string]any
@@ -72,6 +75,10 @@ var variants = []struct {
 	{"AppArmor annotation unconfined", func(t obj) {
 		sub(sub(t, "metadata"), "annotations")["container.apparmor.security.beta.kubernetes.io/ray-head"] = "unconfined"
 	}},
+	{"AppArmor annotation runtime/default, pod Unconfined", func(t obj) {
+		sub(sub(t, "metadata"), "annotations")["container.apparmor.security.beta.kubernetes.io/ray-head"] = "runtime/default"
+		podSC(t)["appArmorProfile"] = obj{"type": "Unconfined"}
+	}},
 	{"AppArmor field Unconfined", func(t obj) { ctrSC(t)["appArmorProfile"] = obj{"type": "Unconfined"} }},
 	{"AppArmor field RuntimeDefault", func(t obj) { ctrSC(t)["appArmorProfile"] = obj{"type": "RuntimeDefault"} }},
 	{"SELinux type spc_t", func(t obj) { ctrSC(t)["seLinuxOptions"] = obj{"type": "spc_t"} }},
@@ -113,6 +120,11 @@ var variants = []struct {
 		delete(ctrSC(t), "capabilities")
 		delete(ctrSC(t), "allowPrivilegeEscalation")
 	}},
+}
+
+func after(s, sep string) string {
+	_, a, _ := strings.Cut(s, sep)
+	return a
 }
 
 // TestPodSecurityVariants changes a restricted pod template one field at a
@@ -167,6 +179,14 @@ func TestPodSecurityVariants(t *testing.T) {
 				return
 			}
 			rejected++
+			var pt corev1.PodTemplateSpec
+			if err := json.Unmarshal(tj, &pt); err != nil {
+				t.Fatal(err)
+			}
+			pss.AsPod(&pt.ObjectMeta, &pt.Spec)
+			if _, agg, _ := pss.Allowed(&pt.ObjectMeta, &pt.Spec); !strings.HasSuffix(apiErr.Error(), ": "+after(agg, ": ")) {
+				t.Errorf("violations differ:\n api: %v\n raygate: %s", apiErr, agg)
+			}
 			for _, f := range pssFindings {
 				reason := strings.TrimPrefix(f.Message, "head pod: ")
 				if i := strings.Index(reason, " ("); i >= 0 {
