@@ -9,6 +9,7 @@
 package harden
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,11 +44,25 @@ func File(data []byte) ([]byte, []Change, error) {
 		return nil, nil, err
 	}
 	changes := Documents(docs)
+	if isJSON(data) && len(docs) == 1 && docs[0].Root() != nil {
+		out, err := manifest.EncodeJSON(docs[0].Root())
+		if err != nil {
+			return nil, nil, err
+		}
+		return out, changes, nil
+	}
 	out, err := manifest.Encode(docs, manifest.DetectStyle(data))
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, changes, nil
+}
+
+// isJSON reports whether a file is written as JSON (its first character is
+// { or [), in which case harden answers in JSON too.
+func isJSON(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
 // Documents hardens the KubeRay objects of parsed documents in place.

@@ -2,6 +2,7 @@ package harden
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -234,6 +235,7 @@ func FuzzFile(f *testing.F) {
 	}
 	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayCluster\nspec: {headGroupSpec: {template: {spec: {containers: [{}]}}}}\n"))
 	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayJob\nspec: {rayClusterSpec: &a {headGroupSpec: *a}}\n"))
+	f.Add([]byte(`{"apiVersion":"ray.io/v1","kind":"RayService","spec":{"rayClusterConfig":{"headGroupSpec":{"template":{"spec":{"containers":[{"name":"h"}]}}}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, _, err := File(data)
 		if err != nil {
@@ -305,5 +307,24 @@ spec:
 	}
 	if strings.Contains(string(out), "automountServiceAccountToken") {
 		t.Errorf("the token Ray's Kubernetes authentication needs was unmounted:\n%s", out)
+	}
+}
+
+func TestJSONStaysJSON(t *testing.T) {
+	in := `{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"j","labels":{"z":"1","a":"2"}},"spec":{"headGroupSpec":{"template":{"spec":{"containers":[{"name":"h","image":"rayproject/ray:2.52.0"}]}}}}}`
+	out, changes, err := File([]byte(in))
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("%v %v", err, changes)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if strings.Index(string(out), `"z"`) > strings.Index(string(out), `"a"`) {
+		t.Errorf("key order lost:\n%s", out)
+	}
+	again, ch, _ := File(out)
+	if !bytes.Equal(again, out) || len(ch) != 0 {
+		t.Errorf("not idempotent: %v", ch)
 	}
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -234,4 +235,109 @@ func scalarValue(n *yaml.Node) (any, error) {
 		return n.Value, nil
 	}
 	return n.Value, nil
+}
+
+// EncodeJSON writes the YAML subtree n as indented JSON with keys in the
+// order the document has them (merge keys and aliases resolved).
+func EncodeJSON(n *yaml.Node) ([]byte, error) {
+	c := &converter{}
+	var buf bytes.Buffer
+	if err := c.writeJSON(&buf, n, 0, ""); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+func (c *converter) writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int, indent string) error {
+	c.nodes++
+	if depth > maxDepth || c.nodes > maxNodes {
+		return fmt.Errorf("document nests too deeply or expands too far")
+	}
+	if n == nil {
+		buf.WriteString("null")
+		return nil
+	}
+	inner := indent + "  "
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			buf.WriteString("null")
+			return nil
+		}
+		return c.writeJSON(buf, n.Content[0], depth+1, indent)
+	case yaml.AliasNode:
+		return c.writeJSON(buf, n.Alias, depth+1, indent)
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			buf.WriteString("[]")
+			return nil
+		}
+		buf.WriteString("[\n")
+		for i, it := range n.Content {
+			buf.WriteString(inner)
+			if err := c.writeJSON(buf, it, depth+1, inner); err != nil {
+				return err
+			}
+			if i < len(n.Content)-1 {
+				buf.WriteByte(',')
+			}
+			buf.WriteByte('\n')
+		}
+		buf.WriteString(indent + "]")
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Tag == "!!merge" {
+				// Merge keys have no JSON form: fall back to the resolved
+				// value, with sorted keys.
+				v, err := c.value(n, depth)
+				if err != nil {
+					return err
+				}
+				b, err := json.MarshalIndent(v, indent, "  ")
+				if err != nil {
+					return err
+				}
+				buf.Write(b)
+				return nil
+			}
+		}
+		if len(n.Content) == 0 {
+			buf.WriteString("{}")
+			return nil
+		}
+		buf.WriteString("{\n")
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, err := c.value(n.Content[i], depth+1)
+			if err != nil {
+				return err
+			}
+			kb, _ := json.Marshal(keyString(k))
+			buf.WriteString(inner)
+			buf.Write(kb)
+			buf.WriteString(": ")
+			if err := c.writeJSON(buf, n.Content[i+1], depth+1, inner); err != nil {
+				return err
+			}
+			if i+2 < len(n.Content) {
+				buf.WriteByte(',')
+			}
+			buf.WriteByte('\n')
+		}
+		buf.WriteString(indent + "}")
+		return nil
+	case yaml.ScalarNode:
+		v, err := scalarValue(n)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		return nil
+	}
+	return fmt.Errorf("line %d: unsupported YAML node", n.Line)
 }
