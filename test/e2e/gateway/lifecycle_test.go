@@ -4,7 +4,6 @@ package gateway_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,17 +37,7 @@ func extraGateway(t *testing.T, name string, mod func(*harness.GatewayConfig)) *
 
 func get(t *testing.T, url, bearer string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, "GET", url, bearer, "")
 }
 
 func metric(t *testing.T, g *harness.Raygate, prefix string) string {

@@ -84,15 +84,21 @@ func token(t *testing.T, email string) string {
 	return tok
 }
 
-// call sends one request through the gateway with a bearer credential.
+// call sends one request through the stack's gateway with a bearer
+// credential.
 func call(t *testing.T, bearer, method, path, body string) (int, string) {
 	t.Helper()
-	s := requireStack(t)
+	return send(t, method, requireStack(t).Gateway.URL+path, bearer, body)
+}
+
+// send sends one request to url and returns the status and body.
+func send(t *testing.T, method, url, bearer, body string) (int, string) {
+	t.Helper()
 	var rb io.Reader
 	if body != "" {
 		rb = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, s.Gateway.URL+path, rb)
+	req, err := http.NewRequest(method, url, rb)
 	if err != nil {
 		t.Fatal(err)
 	}
