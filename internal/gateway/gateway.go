@@ -70,14 +70,6 @@ const maxAuditPath = 2048
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/healthz":
-		Healthz(w, r)
-		return
-	case "/readyz":
-		g.Readyz(w, r)
-		return
-	}
 	start := time.Now()
 	st := g.state.Load()
 	rid := g.nextRequestID()
@@ -97,6 +89,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.metrics.InFlight(-1)
 		x.finish(start)
 	}()
+	switch r.URL.Path {
+	case "/healthz", "/readyz":
+		// Probes need no credentials; they are audited like everything
+		// else on the public listener (point probes at the metrics
+		// listener to keep them out of the audit log).
+		ev.Action, ev.Decision, ev.Reason = "gateway.health", audit.Allow, "health probe"
+		if r.URL.Path == "/healthz" {
+			Healthz(rec, r)
+		} else {
+			g.Readyz(rec, r)
+		}
+		return
+	}
 	x.serve()
 }
 

@@ -294,6 +294,9 @@ func TestHealthAndNoMetricsOnPublic(t *testing.T) {
 			t.Fatalf("%s: %d %q", p, r.StatusCode, b)
 		}
 	}
+	if ev := lastEvent(t, h); ev.Action != "gateway.health" || ev.Decision != "allow" || ev.Path != "/readyz" {
+		t.Fatalf("health probe audit %+v", ev)
+	}
 	if r := h.do(t, "root", "GET", "/metrics", ""); r.StatusCode != 404 {
 		t.Fatalf("/metrics on the public listener: %d", r.StatusCode)
 	}
