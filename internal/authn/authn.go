@@ -51,6 +51,7 @@ type Failure struct {
 	Err error
 }
 
+// Error describes the failure for logs; it never includes the credential.
 func (f *Failure) Error() string {
 	if f.Err != nil {
 		return fmt.Sprintf("authn: %s: %s: %v", f.Reason, f.Msg, f.Err)
@@ -58,6 +59,7 @@ func (f *Failure) Error() string {
 	return fmt.Sprintf("authn: %s: %s", f.Reason, f.Msg)
 }
 
+// Unwrap returns the underlying cause.
 func (f *Failure) Unwrap() error { return f.Err }
 
 func fail(reason, msg string, err error) *Failure {

@@ -56,6 +56,7 @@ type ExitError struct {
 	Msg  string
 }
 
+// Error returns the message for stderr.
 func (e *ExitError) Error() string { return e.Msg }
 
 // usageErr reports a bad command line or unusable input.

@@ -31,6 +31,7 @@ type Change struct {
 	Description string
 }
 
+// String renders the change as one line for --explain.
 func (c Change) String() string {
 	return fmt.Sprintf("document %d %s/%s %s: %s", c.Document, c.Kind, c.Name, c.Field, c.Description)
 }

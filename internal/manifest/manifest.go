@@ -74,6 +74,7 @@ type ParseError struct {
 	Msg  string
 }
 
+// Error names the file, document and line that could not be parsed.
 func (e *ParseError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)

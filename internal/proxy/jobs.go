@@ -25,6 +25,7 @@ type Submission struct {
 // SubmitError is a job submission body the gateway refuses.
 type SubmitError struct{ Msg string }
 
+// Error says what is wrong with the submission.
 func (e *SubmitError) Error() string { return "proxy: job submission: " + e.Msg }
 
 // StampOwner rewrites a job submission body (Ray's JobSubmitRequest JSON)

@@ -19,6 +19,7 @@ var ErrAmbiguousPath = errors.New("ambiguous path")
 // PathError says why a path was refused.
 type PathError struct{ Reason string }
 
+// Error says which ambiguous form the path has.
 func (e *PathError) Error() string { return "route: " + e.Reason }
 
 // Unwrap makes every PathError match ErrAmbiguousPath.

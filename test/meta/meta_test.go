@@ -2,6 +2,7 @@
 package meta_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -59,4 +60,60 @@ func TestFilesAreSmall(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// TestExportedNamesDocumented: every exported function, method, type,
+// constant and variable under internal/ has a doc comment.
+func TestExportedNamesDocumented(t *testing.T) {
+	_ = filepath.WalkDir("../../internal", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			return nil
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Name.IsExported() && d.Doc == nil && exportedRecv(d) {
+					t.Errorf("%s: %s has no doc comment", path, d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					var names []*ast.Ident
+					var doc *ast.CommentGroup
+					switch s := spec.(type) {
+					case *ast.TypeSpec:
+						names, doc = []*ast.Ident{s.Name}, s.Doc
+					case *ast.ValueSpec:
+						names, doc = s.Names, s.Doc
+					}
+					for _, n := range names {
+						if n.IsExported() && doc == nil && d.Doc == nil {
+							t.Errorf("%s: %s has no doc comment", path, n.Name)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// exportedRecv reports whether a function is a plain function or a method
+// on an exported type (methods of unexported types are not API).
+func exportedRecv(d *ast.FuncDecl) bool {
+	if d.Recv == nil || len(d.Recv.List) == 0 {
+		return true
+	}
+	t := d.Recv.List[0].Type
+	if s, ok := t.(*ast.StarExpr); ok {
+		t = s.X
+	}
+	if id, ok := t.(*ast.Ident); ok {
+		return id.IsExported()
+	}
+	return true
 }
