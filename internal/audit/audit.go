@@ -3,7 +3,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -40,6 +39,12 @@ type Event struct {
 	JobID      string  `json:"job_id,omitempty"`
 	Entrypoint string  `json:"entrypoint,omitempty"`
 }
+
+// bufPool recycles encoding buffers; buffers that grew past maxPooled (a
+// huge entrypoint) are left to the garbage collector.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooled = 64 << 10
 
 // Writer is the audit sink: it writes JSON lines to an io.Writer, one write per event.
 // A Writer opened on a file can be pointed at another file (or the same
@@ -106,14 +111,16 @@ func (s *Writer) Write(e *Event) error {
 	if e.Groups == nil {
 		e.Groups = []string{}
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("audit: encode: %w", err)
-	}
-	b = append(b, '\n')
+	bp := bufPool.Get().(*[]byte)
+	b := append(appendEvent((*bp)[:0], e), '\n')
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.w.Write(b); err != nil {
+	_, err := s.w.Write(b)
+	s.mu.Unlock()
+	if cap(b) <= maxPooled {
+		*bp = b
+		bufPool.Put(bp)
+	}
+	if err != nil {
 		return fmt.Errorf("audit: write: %w", err)
 	}
 	return nil

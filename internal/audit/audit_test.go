@@ -65,3 +65,49 @@ func TestWriterFileAndReopen(t *testing.T) {
 		t.Fatal("a failed reopen lost the sink")
 	}
 }
+
+// TestEncodingMatchesEncodingJSON: the hand-written encoder produces what
+// encoding/json would decode back to the same event.
+func TestEncodingMatchesEncodingJSON(t *testing.T) {
+	for _, e := range []Event{
+		{},
+		{Time: time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC), RequestID: "a-1", User: "alice@example.com", Groups: []string{"team-a", "ml"},
+			AuthMethod: "oidc", AuthSource: "https://idp", Cluster: "team-a/ray1", Role: "developer", Action: "jobs.submit", Method: "POST",
+			Path: "/clusters/team-a/ray1/api/jobs/", Decision: Allow, Reason: "role developer allows jobs.submit", Status: 200,
+			DurationMS: 12.345, RemoteAddr: "127.0.0.1:5000", JobID: "raysubmit_1", Entrypoint: `python -c "print('x')" && rm -rf / <b>&</b>` + "\n\t\x00\x1f\u2028é"},
+		{User: "bad\xffutf8", Path: "/\x7f", Reason: "\"quoted\" \\ back", DurationMS: 0.001},
+	} {
+		checkRoundTrip(t, e)
+	}
+}
+
+func checkRoundTrip(t *testing.T, e Event) {
+	t.Helper()
+	if e.Groups == nil {
+		e.Groups = []string{}
+	}
+	got := appendEvent(nil, &e)
+	var back Event
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	want, _ := json.Marshal(e)
+	var wantBack Event
+	_ = json.Unmarshal(want, &wantBack)
+	a, _ := json.Marshal(back)
+	b, _ := json.Marshal(wantBack)
+	if string(a) != string(b) {
+		t.Fatalf("round trip differs:\n got %s\nwant %s", a, b)
+	}
+}
+
+func FuzzEncoding(f *testing.F) {
+	f.Add("alice", "team-a", "/clusters/a/b/", "python x.py", 1.5, 200)
+	f.Add("bad\xff", "\x00", "\u2028", "\"\\", 0.0, 0)
+	f.Fuzz(func(t *testing.T, user, group, path, entrypoint string, d float64, status int) {
+		if d != d || d > 1e20 || d < -1e20 {
+			return // NaN and huge values are not durations
+		}
+		checkRoundTrip(t, Event{User: user, Groups: []string{group}, Path: path, Entrypoint: entrypoint, DurationMS: d, Status: status})
+	})
+}

@@ -9,8 +9,29 @@ type Decision struct {
 	Reason string
 }
 
+// decisions holds the decision of every role for every known action, built
+// once so that deciding allocates nothing.
+var decisions = func() map[Action][RoleAdmin + 1]Decision {
+	m := make(map[Action][RoleAdmin + 1]Decision, len(Actions))
+	for _, a := range Actions {
+		var row [RoleAdmin + 1]Decision
+		for r := RoleNone; r <= RoleAdmin; r++ {
+			row[r] = decide(r, a)
+		}
+		m[a] = row
+	}
+	return m
+}()
+
 // Decide allows action when role is at least the action's least role.
 func Decide(role Role, action Action) Decision {
+	if row, ok := decisions[action]; ok && role <= RoleAdmin {
+		return row[role]
+	}
+	return decide(role, action)
+}
+
+func decide(role Role, action Action) Decision {
 	need := LeastRole(action)
 	if role == RoleNone {
 		return Decision{Allow: false, Reason: "no role on cluster"}

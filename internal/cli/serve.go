@@ -14,12 +14,13 @@ func init() {
 	c := &Command{
 		Name:    "serve",
 		Summary: "run the gateway (and the admission webhook, if configured)",
-		Usage:   "serve --config FILE [--reload-interval DURATION]",
+		Usage:   "serve --config FILE [--reload-interval DURATION] [--pprof]",
 	}
 	c.Run = func(ctx context.Context, env Env, args []string) error {
 		fs := newFlagSet(c, env)
 		path := fs.String("config", "", "config file (YAML); required")
 		interval := fs.Duration("reload-interval", 2*time.Second, "how often to check the config and the files it names for changes (0 disables; SIGHUP always reloads)")
+		pprof := fs.Bool("pprof", false, "serve Go's profiler under /debug/pprof/ on the metrics listener")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -36,7 +37,7 @@ func init() {
 		if err != nil {
 			return err
 		}
-		return server.Run(ctx, *path, cfg, server.Options{ReloadInterval: *interval})
+		return server.Run(ctx, *path, cfg, server.Options{ReloadInterval: *interval, Pprof: *pprof})
 	}
 	register(c)
 }

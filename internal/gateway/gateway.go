@@ -74,16 +74,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
 	rid := g.nextRequestID()
 	w.Header().Set(proxy.HeaderRequestID, rid)
-	rec := &recorder{ResponseWriter: w}
 	path := r.URL.EscapedPath()
 	if len(path) > maxAuditPath {
 		path = path[:maxAuditPath] + "..."
 	}
-	ev := &audit.Event{
+	// One allocation holds the exchange, its recorder, event and call.
+	x := &exchange{g: g, st: st, r: r, clusterLabel: "-"}
+	x.rec.ResponseWriter = w
+	x.w = &x.rec
+	x.event = audit.Event{
 		Time: start.UTC(), RequestID: rid, Method: r.Method, Path: path,
 		RemoteAddr: r.RemoteAddr, Decision: audit.Deny,
 	}
-	x := &exchange{g: g, st: st, w: rec, r: r, ev: ev, clusterLabel: "-"}
+	x.ev = &x.event
+	ev, rec := x.ev, x.w
 	g.metrics.InFlight(1)
 	defer func() {
 		g.metrics.InFlight(-1)
@@ -109,9 +113,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type exchange struct {
 	g  *Gateway
 	st *State
-	w  *recorder
+	w  *recorder // &rec
 	r  *http.Request
-	ev *audit.Event
+	ev *audit.Event // &event
+
+	rec   recorder
+	event audit.Event
+	call  proxy.Call
 	// clusterLabel is the metrics label: the cluster only once the caller
 	// is known to have a role on it, so metrics never enumerate clusters.
 	clusterLabel string
@@ -188,7 +196,8 @@ func (x *exchange) serve() {
 		http.Redirect(x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	call := &proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
+	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
+	call := &x.call
 	if !x.limitBody(req.Action, target.Rest) {
 		return
 	}

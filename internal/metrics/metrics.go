@@ -88,8 +88,23 @@ func (m *Metrics) Handler() http.Handler {
 
 // Request records a finished request.
 func (m *Metrics) Request(cluster, action, decision string, status int, d time.Duration) {
-	m.requests.WithLabelValues(cluster, action, decision, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(cluster, action, decision, statusLabel(status)).Inc()
 	m.duration.WithLabelValues(cluster, action).Observe(d.Seconds())
+}
+
+// statusLabels are the status codes as label values, made once.
+var statusLabels = func() (out [600]string) {
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return out
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // InFlight adds delta to the in-flight gauge.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -31,6 +32,9 @@ type Options struct {
 	ReloadInterval time.Duration
 	// Stderr receives the operational log; nil means os.Stderr.
 	Stderr *os.File
+	// Pprof serves Go's profiler under /debug/pprof/ on the metrics
+	// listener.
+	Pprof bool
 }
 
 // Run serves until ctx ends, then drains. cfg is the validated config
@@ -83,6 +87,13 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", gateway.Healthz)
 	mux.HandleFunc("GET /readyz", g.Readyz)
+	if opts.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 
 	servers := []*http.Server{publicSrv, metricsSrv}
