@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ type Options struct {
 // loaded from path.
 func Run(ctx context.Context, path string, cfg *config.Config, opts Options) error {
 	logger := NewLogger(cfg.Log, opts.Stderr)
+	tuneGC()
 	m := metrics.New()
 	sink, err := audit.Open(cfg.Audit.File)
 	if err != nil {
@@ -161,6 +163,19 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	wg.Wait()
 	logger.Info("raygate stopped")
 	return serveErr
+}
+
+// DefaultGCPercent is the garbage collector target raygate runs with
+// unless GOGC says otherwise. A proxy keeps little live memory, so Go's
+// default (100, with a 4 MB minimum heap) collects every few hundred
+// requests and spends its time rescanning the same roots; 400 collects a
+// quarter as often for a few more megabytes of heap.
+const DefaultGCPercent = 400
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(DefaultGCPercent)
+	}
 }
 
 // listen opens a TCP listener, wrapped in TLS when withTLS, with the
