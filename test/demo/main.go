@@ -59,8 +59,9 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 		return err
 	}
 	defer func() {
-		step("Stopping")
+		step("Stopping raygate, the Ray clusters and Dex")
 		s.Stop()
+		fmt.Println("  stopped")
 	}()
 	gw := s.Gateway.URL
 	ray := filepath.Join(c.RayVenv, "bin", "ray")
