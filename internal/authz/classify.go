@@ -9,7 +9,20 @@ type Request struct {
 	// JobID is the job or submission id named in the path of a Jobs API
 	// request, "" otherwise.
 	JobID string
+	// Body says which body limit applies.
+	Body BodyKind
 }
+
+// BodyKind groups requests by the size of body they may carry.
+type BodyKind uint8
+
+// Body kinds; each has its own limit in the config's proxy.maxBodyBytes.
+const (
+	BodyDefault   BodyKind = iota
+	BodyJobSubmit          // a job submission (JSON), where the owner is stamped
+	BodyPackage            // a working_dir or py_modules package upload
+	BodyServe              // a Serve deployment config
+)
 
 // route is one row of the classification table. Patterns are matched
 // segment by segment against the path after /clusters/{ns}/{name}: {x}
@@ -20,8 +33,9 @@ type route struct {
 	methods   []string // GET also matches HEAD
 	pattern   string
 	action    Action
-	websocket bool // the route may be a WebSocket upgrade
-	jobSeg    int  // index of the job id segment, 0 if none
+	websocket bool     // the route may be a WebSocket upgrade
+	jobSeg    int      // index of the job id segment, 0 if none
+	body      BodyKind // which body limit applies
 }
 
 // routes is every Ray 2.60 dashboard and Jobs API route raygate lets
@@ -45,15 +59,15 @@ var routes = []route{
 	{methods: get, pattern: "/api/component_activities", action: ActionClusterRead},
 
 	// Jobs API, write side.
-	{methods: []string{"POST"}, pattern: "/api/jobs/", action: ActionJobsSubmit},
-	{methods: []string{"GET", "PUT"}, pattern: "/api/packages/{protocol}/{name}", action: ActionJobsSubmit},
+	{methods: []string{"POST"}, pattern: "/api/jobs/", action: ActionJobsSubmit, body: BodyJobSubmit},
+	{methods: []string{"GET", "PUT"}, pattern: "/api/packages/{protocol}/{name}", action: ActionJobsSubmit, body: BodyPackage},
 	{methods: []string{"POST"}, pattern: "/api/jobs/{id}/stop", action: ActionJobsStop, jobSeg: 3},
 	{methods: []string{"DELETE"}, pattern: "/api/jobs/{id}", action: ActionJobsStop, jobSeg: 3},
 
 	// Serve.
 	{methods: get, pattern: "/api/serve/applications/", action: ActionClusterRead},
-	{methods: []string{"PUT", "DELETE"}, pattern: "/api/serve/applications/", action: ActionServeDeploy},
-	{methods: []string{"POST"}, pattern: "/api/v1/applications/{app}/deployments/{deployment}/scale", action: ActionServeDeploy},
+	{methods: []string{"PUT", "DELETE"}, pattern: "/api/serve/applications/", action: ActionServeDeploy, body: BodyServe},
+	{methods: []string{"POST"}, pattern: "/api/v1/applications/{app}/deployments/{deployment}/scale", action: ActionServeDeploy, body: BodyServe},
 
 	// Cluster status, health and metadata.
 	{methods: get, pattern: "/api/ray/version", action: ActionClusterRead},
@@ -135,7 +149,7 @@ func Classify(method, path string, upgrade bool) Request {
 		if upgrade && !r.websocket {
 			break
 		}
-		req := Request{Action: r.action}
+		req := Request{Action: r.action, Body: r.body}
 		if r.jobSeg > 0 {
 			req.JobID = segs[r.jobSeg]
 		}

@@ -208,3 +208,23 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+func TestBodyKinds(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		want         BodyKind
+	}{
+		{"POST", "/api/jobs/", BodyJobSubmit},
+		{"PUT", "/api/packages/gcs/_ray_pkg_x.zip", BodyPackage},
+		{"GET", "/api/packages/gcs/_ray_pkg_x.zip", BodyPackage},
+		{"PUT", "/api/serve/applications/", BodyServe},
+		{"POST", "/api/v1/applications/a/deployments/d/scale", BodyServe},
+		{"GET", "/api/jobs/", BodyDefault},
+		{"POST", "/api/jobs/x/stop", BodyDefault},
+		{"POST", "/unknown", BodyDefault},
+	} {
+		if got := Classify(tc.method, tc.path, false).Body; got != tc.want {
+			t.Errorf("%s %s: body kind %d, want %d", tc.method, tc.path, got, tc.want)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (x *exchange) serveOwn(path string) {
 		x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
 		x.w.Header().Set("Content-Type", "application/json")
 		x.w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(x.w).Encode(out)
+		_ = json.NewEncoder(&x.w).Encode(out)
 	default:
 		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
 	}

@@ -74,20 +74,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
 	rid := g.nextRequestID()
 	w.Header().Set(proxy.HeaderRequestID, rid)
-	path := r.URL.EscapedPath()
+	escaped := r.URL.EscapedPath()
+	path := escaped
 	if len(path) > maxAuditPath {
 		path = path[:maxAuditPath] + "..."
 	}
 	// One allocation holds the exchange, its recorder, event and call.
-	x := &exchange{g: g, st: st, r: r, clusterLabel: "-"}
-	x.rec.ResponseWriter = w
-	x.w = &x.rec
-	x.event = audit.Event{
+	x := &exchange{g: g, st: st, r: r, escaped: escaped, clusterLabel: "-"}
+	x.w.ResponseWriter = w
+	x.ev = audit.Event{
 		Time: start.UTC(), RequestID: rid, Method: r.Method, Path: path,
 		RemoteAddr: r.RemoteAddr, Decision: audit.Deny,
 	}
-	x.ev = &x.event
-	ev, rec := x.ev, x.w
 	g.metrics.InFlight(1)
 	defer func() {
 		g.metrics.InFlight(-1)
@@ -98,11 +96,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Probes need no credentials; they are audited like everything
 		// else on the public listener (point probes at the metrics
 		// listener to keep them out of the audit log).
-		ev.Action, ev.Decision, ev.Reason = "gateway.health", audit.Allow, "health probe"
+		x.ev.Action, x.ev.Decision, x.ev.Reason = "gateway.health", audit.Allow, "health probe"
 		if r.URL.Path == "/healthz" {
-			Healthz(rec, r)
+			Healthz(&x.w, r)
 		} else {
-			g.Readyz(rec, r)
+			g.Readyz(&x.w, r)
 		}
 		return
 	}
@@ -113,13 +111,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type exchange struct {
 	g  *Gateway
 	st *State
-	w  *recorder // &rec
 	r  *http.Request
-	ev *audit.Event // &event
-
-	rec   recorder
-	event audit.Event
-	call  proxy.Call
+	// escaped is the request path as the client escaped it.
+	escaped string
+	w       recorder    // pass as &x.w
+	ev      audit.Event // written by finish
+	call    proxy.Call
 	// clusterLabel is the metrics label: the cluster only once the caller
 	// is known to have a role on it, so metrics never enumerate clusters.
 	clusterLabel string
@@ -128,12 +125,11 @@ type exchange struct {
 func (x *exchange) deny(status int, code, reason, msg string) {
 	x.ev.Decision = audit.Deny
 	x.ev.Reason = reason
-	proxy.WriteError(x.w, status, code, msg, x.ev.RequestID)
+	proxy.WriteError(&x.w, status, code, msg, x.ev.RequestID)
 }
 
 func (x *exchange) serve() {
-	r := x.r
-	escaped := r.URL.EscapedPath()
+	r, escaped := x.r, x.escaped
 	if err := route.CheckPath(escaped); err != nil {
 		var pe *route.PathError
 		reason := "ambiguous path"
@@ -193,21 +189,21 @@ func (x *exchange) serve() {
 		if r.URL.RawQuery != "" {
 			u += "?" + r.URL.RawQuery
 		}
-		http.Redirect(x.w, r, u, http.StatusPermanentRedirect)
+		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
 	call := &x.call
-	if !x.limitBody(req.Action, target.Rest) {
+	if !x.limitBody(req.Body) {
 		return
 	}
-	if req.Action == authz.ActionJobsSubmit && r.Method == http.MethodPost {
+	if req.Body == authz.BodyJobSubmit {
 		if !x.stampOwner(id.User, call) {
 			return
 		}
 	}
 	x.ev.Decision = audit.Allow
-	x.st.Proxy.ServeHTTP(x.w, r.WithContext(proxy.WithCall(r.Context(), call)))
+	x.st.Proxy.ServeHTTP(&x.w, r.WithContext(proxy.WithCall(r.Context(), call)))
 	if call.JobID != "" {
 		x.ev.JobID = call.JobID
 	}
@@ -261,17 +257,17 @@ func (x *exchange) ownerAction(c *route.Cluster, user, jobID string) authz.Actio
 	return authz.StopAction(user, owner, true)
 }
 
-// limitBody applies the body limit of the request's action; an announced
+// limitBody applies the body limit of the request's kind; an announced
 // body over the limit is refused at once, a streamed one when it passes
 // the limit.
-func (x *exchange) limitBody(action authz.Action, rest string) bool {
+func (x *exchange) limitBody(kind authz.BodyKind) bool {
 	limit := x.st.limits.Default
-	switch {
-	case action == authz.ActionJobsSubmit && strings.HasPrefix(rest, "/api/packages/"):
+	switch kind {
+	case authz.BodyPackage:
 		limit = x.st.limits.PackageUpload
-	case action == authz.ActionJobsSubmit:
+	case authz.BodyJobSubmit:
 		limit = x.st.limits.JobSubmit
-	case action == authz.ActionServeDeploy:
+	case authz.BodyServe:
 		limit = x.st.limits.ServeDeploy
 	}
 	if x.r.ContentLength > limit {
@@ -279,7 +275,7 @@ func (x *exchange) limitBody(action authz.Action, rest string) bool {
 		return false
 	}
 	if x.r.Body != nil && x.r.Body != http.NoBody {
-		x.r.Body = http.MaxBytesReader(x.w, x.r.Body, limit)
+		x.r.Body = http.MaxBytesReader(&x.w, x.r.Body, limit)
 	}
 	return true
 }
@@ -319,7 +315,7 @@ func (x *exchange) stampOwner(user string, call *proxy.Call) bool {
 // finish completes and writes the audit event and records metrics.
 func (x *exchange) finish(start time.Time) {
 	d := time.Since(start)
-	ev := x.ev
+	ev := &x.ev
 	ev.Status = x.w.statusCode()
 	ev.DurationMS = float64(d.Microseconds()) / 1000
 	if ev.Status >= 500 && ev.Decision == audit.Allow && ev.Reason == "" {
