@@ -14,6 +14,38 @@ func run(args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), e.String()
 }
 
+// cliCase is one command line and what it must print and exit with.
+type cliCase struct {
+	name       string
+	args       []string
+	code       int
+	out, err   string // substrings of stdout and stderr
+	oneLineErr bool   // stderr must be a single line
+}
+
+// runCases runs each case through Main: exit code, output, a single line
+// on stderr where required, and never a stack trace.
+func runCases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.err) {
+				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tc.out, errOut, tc.err)
+			}
+			if tc.oneLineErr && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("stderr is not one line: %q", errOut)
+			}
+			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
+				t.Fatalf("stack trace on stderr: %s", errOut)
+			}
+		})
+	}
+}
+
 func TestMainExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
@@ -21,13 +53,7 @@ func TestMainExitCodes(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	_ = os.WriteFile(bad, []byte("listen: x\nclusters:\n  - name: Bad\n"), 0o600)
 
-	for _, tc := range []struct {
-		name       string
-		args       []string
-		code       int
-		out, err   string
-		oneLineErr bool
-	}{
+	runCases(t, []cliCase{
 		{"no args", nil, ExitUsage, "", "Usage: raygate COMMAND", false},
 		{"help", []string{"--help"}, ExitOK, "Commands:", "", false},
 		{"help command", []string{"help", "check"}, ExitOK, "Usage: raygate check --config FILE", "", false},
@@ -46,21 +72,5 @@ func TestMainExitCodes(t *testing.T) {
 		{"serve no config", []string{"serve"}, ExitUsage, "", "--config is required", true},
 		{"serve bad config", []string{"serve", "--config", bad}, ExitFailure, "", ":3: clusters[0].name", false},
 		{"serve negative interval", []string{"serve", "--config", good, "--reload-interval", "-1s"}, ExitUsage, "", "must not be negative", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := run(tc.args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
-			}
-			if !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.err) {
-				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tc.out, errOut, tc.err)
-			}
-			if tc.oneLineErr && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
-				t.Fatalf("stderr is not one line: %q", errOut)
-			}
-			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
-				t.Fatalf("stack trace on stderr: %s", errOut)
-			}
-		})
-	}
+	})
 }

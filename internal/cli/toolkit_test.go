@@ -36,13 +36,7 @@ func TestToolkitCommands(t *testing.T) {
 	tenants := write("tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: team-a}, {name: team-b}]\n")
 	badTenants := write("bad-tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: Team}]\n")
 
-	for _, tc := range []struct {
-		name       string
-		args       []string
-		code       int
-		out, err   string
-		oneLineErr bool
-	}{
+	runCases(t, []cliCase{
 		{"lint help", []string{"lint", "--help"}, ExitOK, "--format", "", false},
 		{"lint no path", []string{"lint"}, ExitUsage, "", "no PATH given", true},
 		{"lint bad format", []string{"lint", "--format", "xml", insecure}, ExitUsage, "", "unknown --format", true},
@@ -65,23 +59,7 @@ func TestToolkitCommands(t *testing.T) {
 		{"tenant render", []string{"tenant", "render", "--file", tenants}, ExitOK, "kind: NetworkPolicy", "", false},
 		{"tenant render bad file", []string{"tenant", "render", "--file", badTenants}, ExitUsage, "", "tenants[0].name", true},
 		{"tenant verify", []string{"tenant", "verify", "--file", tenants}, ExitOK, "isolated:", "", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := run(tc.args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
-			}
-			if !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.err) {
-				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tc.out, errOut, tc.err)
-			}
-			if tc.oneLineErr && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
-				t.Fatalf("stderr is not one line: %q", errOut)
-			}
-			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
-				t.Fatalf("stack trace on stderr: %s", errOut)
-			}
-		})
-	}
+	})
 
 	// JSON: one array with the SPEC's keys.
 	code, out, _ := run("lint", "--format", "json", insecure, other)
