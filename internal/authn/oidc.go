@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -211,9 +210,4 @@ func numericDate(raw json.RawMessage) (t time.Time, ok bool, err error) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
-}
-
-// String describes the verifier for logs.
-func (v *OIDC) String() string {
-	return "oidc issuer " + v.cfg.Issuer + " audiences " + strings.Join(v.cfg.Audiences, ",")
 }

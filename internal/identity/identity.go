@@ -1,11 +1,6 @@
 // Package identity describes who a request comes from, as established by
-// authentication, and carries it through a request's context.
+// authentication.
 package identity
-
-import (
-	"context"
-	"slices"
-)
 
 // Method names how an identity was established; it is the audit log's
 // auth_method.
@@ -35,20 +30,4 @@ type Identity struct {
 	// ServiceAccount is "namespace/name" for a Kubernetes service account,
 	// "" otherwise.
 	ServiceAccount string
-}
-
-// InGroup reports whether the identity carries group g.
-func (id *Identity) InGroup(g string) bool { return slices.Contains(id.Groups, g) }
-
-type ctxKey struct{}
-
-// NewContext returns ctx carrying id.
-func NewContext(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// FromContext returns the identity in ctx, or nil.
-func FromContext(ctx context.Context) *Identity {
-	id, _ := ctx.Value(ctxKey{}).(*Identity)
-	return id
 }

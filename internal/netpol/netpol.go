@@ -15,6 +15,7 @@ package netpol
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -88,45 +89,56 @@ func (c *Cluster) Connection(src, dst Endpoint, port int32, proto corev1.Protoco
 // Ingress reports whether the policies selecting dst let src connect to
 // port/proto, and why.
 func (c *Cluster) Ingress(dst, src Endpoint, port int32, proto corev1.Protocol) (bool, string) {
-	selected := false
-	for i := range c.Policies {
-		p := &c.Policies[i]
-		if !affects(p, networkingv1.PolicyTypeIngress) || !c.selects(p, dst) {
-			continue
+	return c.direction(networkingv1.PolicyTypeIngress, dst, src, dst, port, proto, func(p *networkingv1.NetworkPolicy) []rule {
+		rs := make([]rule, len(p.Spec.Ingress))
+		for i, r := range p.Spec.Ingress {
+			rs[i] = rule{peers: r.From, ports: r.Ports}
 		}
-		selected = true
-		for _, r := range p.Spec.Ingress {
-			if c.peersMatch(p.Namespace, r.From, src) && portsMatch(r.Ports, dst, port, proto) {
-				return true, "allowed by " + p.Namespace + "/" + p.Name
-			}
-		}
-	}
-	if !selected {
-		return true, "no policy selects " + dst.Name + " for ingress"
-	}
-	return false, "no ingress rule of the policies selecting " + dst.Name + " matches"
+		return rs
+	})
 }
 
 // Egress reports whether the policies selecting src let it connect to
 // port/proto of dst, and why.
 func (c *Cluster) Egress(src, dst Endpoint, port int32, proto corev1.Protocol) (bool, string) {
+	return c.direction(networkingv1.PolicyTypeEgress, src, dst, dst, port, proto, func(p *networkingv1.NetworkPolicy) []rule {
+		rs := make([]rule, len(p.Spec.Egress))
+		for i, r := range p.Spec.Egress {
+			rs[i] = rule{peers: r.To, ports: r.Ports}
+		}
+		return rs
+	})
+}
+
+// rule is an ingress or egress rule: the peers on the other side and the
+// ports of the destination.
+type rule struct {
+	peers []networkingv1.NetworkPolicyPeer
+	ports []networkingv1.NetworkPolicyPort
+}
+
+// direction evaluates one direction: the policies of type typ that select
+// self decide whether peer may be reached (ingress) or reach (egress), on
+// port/proto of dst.
+func (c *Cluster) direction(typ networkingv1.PolicyType, self, peer, dst Endpoint, port int32, proto corev1.Protocol, rules func(*networkingv1.NetworkPolicy) []rule) (bool, string) {
+	dir := strings.ToLower(string(typ))
 	selected := false
 	for i := range c.Policies {
 		p := &c.Policies[i]
-		if !affects(p, networkingv1.PolicyTypeEgress) || !c.selects(p, src) {
+		if !affects(p, typ) || !c.selects(p, self) {
 			continue
 		}
 		selected = true
-		for _, r := range p.Spec.Egress {
-			if c.peersMatch(p.Namespace, r.To, dst) && portsMatch(r.Ports, dst, port, proto) {
+		for _, r := range rules(p) {
+			if c.peersMatch(p.Namespace, r.peers, peer) && portsMatch(r.ports, dst, port, proto) {
 				return true, "allowed by " + p.Namespace + "/" + p.Name
 			}
 		}
 	}
 	if !selected {
-		return true, "no policy selects " + src.Name + " for egress"
+		return true, "no policy selects " + self.Name + " for " + dir
 	}
-	return false, "no egress rule of the policies selecting " + src.Name + " matches"
+	return false, "no " + dir + " rule of the policies selecting " + self.Name + " matches"
 }
 
 // affects reports whether p applies to direction t: as listed in

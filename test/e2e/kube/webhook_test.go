@@ -84,12 +84,11 @@ func newCerts(t *testing.T, dir string) certs {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // waitTLS waits until a TLS server trusted by caPEM answers on addr.
