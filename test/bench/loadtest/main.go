@@ -156,7 +156,7 @@ clusters:
 audit: {file: %s}
 
 log: {level: warn}
-`, rgAddr, metricsAddr, hex.EncodeToString(sum[:]), upAddr, auditFile(dir))
+`, rgAddr, metricsAddr, hex.EncodeToString(sum[:]), upAddr, filepath.Join(dir, "audit.log"))
 	cfgPath := filepath.Join(dir, "raygate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -210,13 +210,6 @@ log: {level: warn}
 }
 
 var reqLine = regexp.MustCompile(`(\d+) requests in ([\d.]+)(m?s)`)
-
-func auditFile(dir string) string {
-	if f := os.Getenv("LOADTEST_AUDIT"); f != "" {
-		return f
-	}
-	return filepath.Join(dir, "audit.log")
-}
 
 func runWrk(url, auth string, d time.Duration, conns int) (float64, float64, error) {
 	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds()))}
