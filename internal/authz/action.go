@@ -29,17 +29,3 @@ func LeastRole(a Action) Role {
 		return RoleAdmin
 	}
 }
-
-// OwnerKey is the job metadata key the gateway stamps with the submitter's
-// username and checks on stop and delete.
-const OwnerKey = "raygate.owner"
-
-// StopAction refines ActionJobsStop by ownership: stopping or deleting a job
-// the caller owns is ActionJobsStop; a job owned by someone else, or whose
-// owner is unknown (known is false), is ActionJobsStopAny.
-func StopAction(caller, owner string, known bool) Action {
-	if known && owner != "" && owner == caller {
-		return ActionJobsStop
-	}
-	return ActionJobsStopAny
-}

@@ -161,25 +161,6 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestStopAction(t *testing.T) {
-	for _, tc := range []struct {
-		caller, owner string
-		known         bool
-		want          Action
-	}{
-		{"alice", "alice", true, ActionJobsStop},
-		{"alice", "bob", true, ActionJobsStopAny},
-		{"alice", "", true, ActionJobsStopAny},
-		{"alice", "alice", false, ActionJobsStopAny},
-		{"", "", true, ActionJobsStopAny},
-		{"Alice", "alice", true, ActionJobsStopAny},
-	} {
-		if got := StopAction(tc.caller, tc.owner, tc.known); got != tc.want {
-			t.Errorf("StopAction(%q, %q, %v) = %s, want %s", tc.caller, tc.owner, tc.known, got, tc.want)
-		}
-	}
-}
-
 // FuzzClassify checks that classification never panics, that only the
 // listed methods reach a non-admin action, and that an upgrade is only
 // allowed on the log tail.

@@ -6,11 +6,9 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -22,6 +20,7 @@ import (
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
@@ -128,6 +127,11 @@ func (x *exchange) deny(status int, code, reason, msg string) {
 	proxy.WriteError(&x.w, status, code, msg, x.ev.RequestID)
 }
 
+// denyWith refuses the request for a reason the jobs package found.
+func (x *exchange) denyWith(err *jobs.Error) {
+	x.deny(err.Status, err.Code, err.Msg, err.Msg)
+}
+
 func (x *exchange) serve() {
 	r, escaped := x.r, x.escaped
 	if err := route.CheckPath(escaped); err != nil {
@@ -172,11 +176,15 @@ func (x *exchange) serve() {
 	}
 	x.ev.Role = role.String()
 	x.clusterLabel = cluster.Key
-
-	if req.Action == authz.ActionJobsStop {
-		req.Action = x.ownerAction(cluster, id.User, req.JobID)
-		x.ev.Action = string(req.Action)
+	if req.JobID != "" {
+		if err := jobs.CheckID(req.JobID); err != nil {
+			x.denyWith(err)
+			return
+		}
 	}
+	// Cheap checks first: a role that cannot perform the action is
+	// refused before anything reaches the cluster (a viewer's stop never
+	// triggers an owner lookup).
 	d := authz.Decide(role, req.Action)
 	x.ev.Reason = d.Reason
 	if !d.Allow {
@@ -193,22 +201,19 @@ func (x *exchange) serve() {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
-	call := &x.call
-	if !x.limitBody(req.Body) {
+	if req.Action == authz.ActionJobsStop && !x.resolveStop(role, cluster, id.User, req.JobID) {
 		return
 	}
-	if req.Body == authz.BodyJobSubmit {
-		if !x.stampOwner(id.User, call) {
-			return
-		}
+	if !x.checkEncoding() || !x.limitBody(req.Body) {
+		return
+	}
+	if req.Body == authz.BodyJobSubmit && !x.submit(id.User) {
+		return
 	}
 	x.ev.Decision = audit.Allow
-	x.st.Proxy.ServeHTTP(&x.w, r.WithContext(proxy.WithCall(r.Context(), call)))
-	if call.JobID != "" {
-		x.ev.JobID = call.JobID
-	}
-	if call.ErrorKind != "" {
-		x.ev.Reason += "; upstream " + call.ErrorKind
+	x.st.Proxy.ServeHTTP(&x.w, r.WithContext(proxy.WithCall(r.Context(), &x.call)))
+	if x.call.ErrorKind != "" {
+		x.ev.Reason += "; upstream " + x.call.ErrorKind
 	}
 }
 
@@ -241,75 +246,6 @@ func (x *exchange) authenticate() (*identity.Identity, bool) {
 	x.w.Header().Set("WWW-Authenticate", challenge)
 	x.deny(http.StatusUnauthorized, "unauthenticated", "authentication: "+f.Reason, f.Msg)
 	return nil, false
-}
-
-// ownerAction refines jobs.stop by asking the cluster who owns the job. A
-// job it cannot attribute (not found, no owner, lookup failed) is
-// jobs.stop.any, which only admins hold.
-func (x *exchange) ownerAction(c *route.Cluster, user, jobID string) authz.Action {
-	owner, err := x.st.Proxy.JobOwner(x.r.Context(), c, authz.OwnerKey, jobID)
-	if err != nil {
-		if !errors.Is(err, proxy.ErrJobNotFound) {
-			x.g.log.Warn("job owner lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "job_id", jobID, "error", err)
-		}
-		return authz.StopAction(user, "", false)
-	}
-	return authz.StopAction(user, owner, true)
-}
-
-// limitBody applies the body limit of the request's kind; an announced
-// body over the limit is refused at once, a streamed one when it passes
-// the limit.
-func (x *exchange) limitBody(kind authz.BodyKind) bool {
-	limit := x.st.limits.Default
-	switch kind {
-	case authz.BodyPackage:
-		limit = x.st.limits.PackageUpload
-	case authz.BodyJobSubmit:
-		limit = x.st.limits.JobSubmit
-	case authz.BodyServe:
-		limit = x.st.limits.ServeDeploy
-	}
-	if x.r.ContentLength > limit {
-		x.deny(http.StatusRequestEntityTooLarge, "payload_too_large", "request body over limit", "request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
-		return false
-	}
-	if x.r.Body != nil && x.r.Body != http.NoBody {
-		x.r.Body = http.MaxBytesReader(&x.w, x.r.Body, limit)
-	}
-	return true
-}
-
-// stampOwner rewrites a job submission so the job records its owner.
-func (x *exchange) stampOwner(user string, call *proxy.Call) bool {
-	body, err := io.ReadAll(x.r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			x.deny(http.StatusRequestEntityTooLarge, "payload_too_large", "request body over limit", "request body is too large")
-			return false
-		}
-		x.deny(http.StatusBadRequest, "bad_request", "job submission body unreadable", "the request body could not be read")
-		return false
-	}
-	out, sub, err := proxy.StampOwner(body, authz.OwnerKey, user)
-	if err != nil {
-		var se *proxy.SubmitError
-		msg := "invalid job submission"
-		if errors.As(err, &se) {
-			msg = "invalid job submission: " + se.Msg
-		}
-		x.deny(http.StatusBadRequest, "bad_request", msg, msg)
-		return false
-	}
-	x.ev.Entrypoint = sub.Entrypoint
-	x.ev.JobID = sub.SubmissionID
-	call.CaptureJobID = true
-	x.r.Body = io.NopCloser(bytes.NewReader(out))
-	x.r.ContentLength = int64(len(out))
-	x.r.TransferEncoding = nil
-	x.r.Header.Del("Content-Length")
-	return true
 }
 
 // finish completes and writes the audit event and records metrics.

@@ -28,14 +28,18 @@ type fakeRay struct {
 	token string
 	mu    sync.Mutex
 	jobs  map[string]map[string]string // id -> metadata
-	seen  []*http.Request
+	// drivers maps a driver job id to the submission id of its job; Ray
+	// resolves a job id as a driver id first.
+	drivers map[string]string
+	seen    []*http.Request
+	bodies  []string
 	fail  bool // answer job lookups with 500
 	next  int
 	calls []string
 }
 
 func newFakeRay(t *testing.T, token string) *fakeRay {
-	f := &fakeRay{token: token, jobs: map[string]map[string]string{}}
+	f := &fakeRay{token: token, jobs: map[string]map[string]string{}, drivers: map[string]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -46,6 +50,8 @@ func (f *fakeRay) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.seen = append(f.seen, r.Clone(r.Context()))
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	body, _ := io.ReadAll(r.Body)
+	f.bodies = append(f.bodies, string(body))
 	if f.token != "" && r.Header.Get("Authorization") == "" && r.Header.Get("X-Ray-Authorization") != "Bearer "+f.token {
 		w.WriteHeader(401)
 		return
@@ -58,7 +64,7 @@ func (f *fakeRay) serve(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Metadata map[string]string `json:"metadata"`
 		}
-		_ = json.NewDecoder(r.Body).Decode(&req)
+		_ = json.Unmarshal(body, &req)
 		f.next++
 		id := fmt.Sprintf("raysubmit_%d", f.next)
 		f.jobs[id] = req.Metadata
@@ -66,6 +72,10 @@ func (f *fakeRay) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/jobs/"):
 		rest := strings.TrimPrefix(p, "/api/jobs/")
 		id, action, _ := strings.Cut(rest, "/")
+		driver := ""
+		if sub, ok := f.drivers[id]; ok {
+			driver, id = id, sub
+		}
 		meta, ok := f.jobs[id]
 		if f.fail {
 			w.WriteHeader(500)
@@ -77,7 +87,11 @@ func (f *fakeRay) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case r.Method == "GET" && action == "":
-			_ = json.NewEncoder(w).Encode(map[string]any{"submission_id": id, "metadata": meta})
+			info := map[string]any{"submission_id": id, "metadata": meta}
+			if driver != "" {
+				info["job_id"] = driver
+			}
+			_ = json.NewEncoder(w).Encode(info)
 		case r.Method == "POST" && action == "stop":
 			_, _ = io.WriteString(w, `{"stopped":true}`)
 		case r.Method == "DELETE" && action == "":

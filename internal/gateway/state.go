@@ -11,6 +11,7 @@ import (
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
 )
@@ -26,6 +27,8 @@ type State struct {
 	Registry route.Registry
 	// Proxy forwards requests upstream.
 	Proxy *proxy.Proxy
+	// Jobs asks clusters about jobs (owner lookups), through Proxy.
+	Jobs jobs.Client
 	// Cert is the public listener's certificate, nil without TLS.
 	Cert *tls.Certificate
 
@@ -103,6 +106,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		st.transport = proxy.NewTransport(cfg.Proxy)
 		st.Proxy = proxy.New(st.transport, g.log, g.metrics.UpstreamError)
 	}
+	st.Jobs = jobs.Client{Upstream: st.Proxy}
 	return st, nil
 }
 

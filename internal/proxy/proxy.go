@@ -10,11 +10,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,12 +47,12 @@ type Call struct {
 	Target    route.Target
 	Identity  *identity.Identity
 	RequestID string
-	// CaptureJobID asks the proxy to read the job id from a successful
-	// response (job submission).
-	CaptureJobID bool
+	// OnResponse, if not nil, sees the upstream's response before it is
+	// relayed (and may read and restore its body); an error turns into a
+	// 502.
+	OnResponse func(*http.Response) error
 
 	// Set by the proxy.
-	JobID     string // from the response, when CaptureJobID
 	ErrorKind string // one of the ErrKind constants after an upstream failure
 }
 
@@ -144,6 +146,34 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
+// Send sends a request of raygate's own to cluster c: method on rest (the
+// path after the cluster's upstream base, escaped), with the cluster's
+// Ray token and no body. The caller closes the response body.
+func (p *Proxy) Send(ctx context.Context, c *route.Cluster, method, rest string) (*http.Response, error) {
+	u := *c.Upstream
+	u.RawPath = joinURLPath(c.Upstream.EscapedPath(), rest)
+	path, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: send: %w", err)
+	}
+	u.Path = path
+	u.RawQuery = ""
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: send: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header["User-Agent"] = []string{""}
+	if c.Token != "" {
+		req.Header.Set(HeaderRayAuth, "Bearer "+c.Token)
+	}
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: send: %w", err)
+	}
+	return resp, nil
+}
+
 // SetIdentityHeaders states the caller's identity to the upstream.
 func SetIdentityHeaders(h http.Header, id *identity.Identity, requestID string) {
 	if id != nil {
@@ -170,9 +200,6 @@ func joinURLPath(base, rest string) string {
 	return strings.TrimSuffix(base, "/") + rest
 }
 
-// maxCapturedBody bounds the response body read to find a submitted job's id.
-const maxCapturedBody = 64 << 10
-
 // errUpstreamAuth means the Ray head refused the gateway's own credentials:
 // its token is missing or wrong in raygate's config.
 var errUpstreamAuth = errors.New("proxy: the Ray cluster refused raygate's token")
@@ -185,28 +212,9 @@ func modifyResponse(resp *http.Response) error {
 	if err := checkUpstreamAuth(resp); err != nil {
 		return err
 	}
-	c := callFrom(resp.Request.Context())
-	if c == nil || !c.CaptureJobID || resp.StatusCode != http.StatusOK || resp.Body == nil {
-		return nil
+	if c := callFrom(resp.Request.Context()); c != nil && c.OnResponse != nil {
+		return c.OnResponse(resp)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCapturedBody))
-	if err != nil {
-		return err
-	}
-	var r struct {
-		JobID        string `json:"job_id"`
-		SubmissionID string `json:"submission_id"`
-	}
-	if json.Unmarshal(body, &r) == nil {
-		c.JobID = r.SubmissionID
-		if c.JobID == "" {
-			c.JobID = r.JobID
-		}
-	}
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
 	return nil
 }
 

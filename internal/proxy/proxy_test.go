@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -192,57 +193,51 @@ func TestBodyLimitWhileStreaming(t *testing.T) {
 	assertJSONError(t, rec, 413, "payload_too_large")
 }
 
-func TestCaptureJobID(t *testing.T) {
+func TestOnResponseSeesTheAnswer(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, `{"job_id":"raysubmit_1","submission_id":"raysubmit_1"}`)
+		_, _ = io.WriteString(w, `{"submission_id":"raysubmit_1"}`)
 	}))
 	defer up.Close()
 	p, _ := testProxy(t, config.Proxy{})
 	c := call(t, up.URL, "/api/jobs/", "")
-	c.CaptureJobID = true
+	var seen int
+	c.OnResponse = func(resp *http.Response) error { seen = resp.StatusCode; return nil }
 	w := serve(p, c, httptest.NewRequest("POST", "/x", strings.NewReader("{}")))
-	if c.JobID != "raysubmit_1" || !strings.Contains(w.Body.String(), "raysubmit_1") {
-		t.Fatalf("job id %q body %q", c.JobID, w.Body.String())
+	if seen != 200 || !strings.Contains(w.Body.String(), "raysubmit_1") {
+		t.Fatalf("hook saw %d, body %q", seen, w.Body.String())
 	}
+	c = call(t, up.URL, "/api/jobs/", "")
+	c.OnResponse = func(*http.Response) error { return errors.New("refused") }
+	assertJSONError(t, serve(p, c, httptest.NewRequest("POST", "/x", nil)), 502, "bad_gateway")
 }
 
-func TestJobOwner(t *testing.T) {
+func TestSend(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Ray-Authorization") != "Bearer tok" {
+		if r.Header.Get("X-Ray-Authorization") != "Bearer tok" || r.Header.Get("User-Agent") != "" {
 			w.WriteHeader(401)
 			return
 		}
-		switch r.URL.EscapedPath() {
-		case "/api/jobs/mine":
-			_, _ = io.WriteString(w, `{"metadata":{"raygate.owner":"alice"}}`)
-		case "/api/jobs/nobody":
-			_, _ = io.WriteString(w, `{"metadata":{}}`)
-		case "/api/jobs/a%20b":
-			_, _ = io.WriteString(w, `{"metadata":{"raygate.owner":"bob"}}`)
-		case "/api/jobs/broken":
-			w.WriteHeader(500)
-		default:
-			w.WriteHeader(404)
-		}
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.EscapedPath())
 	}))
 	defer up.Close()
 	p, _ := testProxy(t, config.Proxy{})
-	c := call(t, up.URL, "/", "tok").Cluster
-	for _, tc := range []struct {
-		id, owner string
-		err       bool
-		notFound  bool
-	}{
-		{"mine", "alice", false, false},
-		{"nobody", "", false, false},
-		{"a b", "bob", false, false},
-		{"gone", "", true, true},
-		{"broken", "", true, false},
+	for _, tc := range []struct{ base, rest, want string }{
+		{"", "/api/jobs/mine", "GET /api/jobs/mine"},
+		{"/prefix/", "/api/jobs/a%20b", "GET /prefix/api/jobs/a%20b"},
 	} {
-		owner, err := p.JobOwner(context.Background(), c, "raygate.owner", tc.id)
-		if owner != tc.owner || (err != nil) != tc.err || (err == ErrJobNotFound) != tc.notFound {
-			t.Errorf("JobOwner(%q) = %q, %v", tc.id, owner, err)
+		c := call(t, up.URL+tc.base, "/", "tok").Cluster
+		resp, err := p.Send(context.Background(), c, "GET", tc.rest)
+		if err != nil {
+			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != tc.want {
+			t.Errorf("Send(%q) = %d %q, want %q", tc.rest, resp.StatusCode, b, tc.want)
+		}
+	}
+	if _, err := p.Send(context.Background(), call(t, "http://127.0.0.1:1", "/", "").Cluster, "GET", "/x"); err == nil {
+		t.Error("Send to a closed port succeeded")
 	}
 }
 
