@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Prefix starts every proxied path.
@@ -30,16 +31,21 @@ func pathErr(reason string) error { return &PathError{Reason: reason} }
 // CheckPath refuses escaped paths that different HTTP stacks could read
 // differently, so the gateway, its classifier and Ray all see one path:
 // encoded slashes, backslashes, dots and percent signs; NUL and other
-// control characters; dot segments, raw or with path parameters (..;);
-// empty segments (//); and invalid percent-encoding. escaped is the path as
-// the client sent it (URL.EscapedPath), without the query.
+// control characters (C0, DEL and C1), raw or encoded; bytes that do not
+// decode as UTF-8 (%ff, overlong forms such as %c0%ae, encoded
+// surrogates), raw or encoded; dot segments, raw or with path parameters
+// (..;); empty segments (//); and invalid percent-encoding. escaped is the
+// path as the client sent it (URL.EscapedPath), without the query.
 func CheckPath(escaped string) error {
 	if escaped == "" || escaped[0] != '/' {
 		return pathErr("path must start with /")
 	}
+	nonASCII := false
 	for i := 0; i < len(escaped); i++ {
 		c := escaped[i]
 		switch {
+		case c >= 0x80:
+			nonASCII = true
 		case c == '%':
 			if i+2 >= len(escaped) || !isHex(escaped[i+1]) || !isHex(escaped[i+2]) {
 				return pathErr("invalid percent-encoding")
@@ -56,12 +62,19 @@ func CheckPath(escaped string) error {
 				return pathErr("encoded percent sign (double encoding)")
 			case b < 0x20 || b == 0x7f:
 				return pathErr("encoded control character")
+			case b >= 0x80:
+				nonASCII = true
 			}
 			i += 2
 		case c == '\\':
 			return pathErr("backslash")
 		case c < 0x20 || c == 0x7f:
 			return pathErr("control character")
+		}
+	}
+	if nonASCII {
+		if err := checkText(escaped); err != nil {
+			return err
 		}
 	}
 	segs := strings.Split(escaped[1:], "/")
@@ -72,6 +85,25 @@ func CheckPath(escaped string) error {
 		base, _, _ := strings.Cut(s, ";")
 		if base == "." || base == ".." {
 			return pathErr("dot segment")
+		}
+	}
+	return nil
+}
+
+// checkText refuses a path whose bytes, once percent-decoded, are not
+// UTF-8 or hold a C1 control character (U+0080 to U+009F). Only paths
+// with bytes above 0x7f get here, so ASCII paths cost nothing.
+func checkText(escaped string) error {
+	dec, err := url.PathUnescape(escaped)
+	if err != nil {
+		return pathErr("invalid percent-encoding")
+	}
+	if !utf8.ValidString(dec) {
+		return pathErr("invalid UTF-8")
+	}
+	for _, r := range dec {
+		if r >= 0x80 && r <= 0x9f {
+			return pathErr("control character")
 		}
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 var pathCases = []struct {
@@ -21,6 +23,19 @@ var pathCases = []struct {
 	{"/clusters/team-a/ray1/static/js/main.84605326.js", true, ""},
 	{"/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_0a1b.zip", true, ""},
 	{"/", true, ""},
+	{"/clusters/team-a/ray1/api/jobs/caf%C3%A9", true, ""},
+	{"/clusters/team-a/ray1/api/jobs/caf\xc3\xa9", true, ""},
+	{"/clusters/team-a/ray1/api/jobs/%E2%9C%93", true, ""},
+	{"/clusters/team-a/ray1/api/jobs/%ff", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%FF%FE", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/\xff\xfe", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%c0%ae%c0%ae/x", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/\xc0\xae\xc0\xae/x", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%e0%80%af", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%ed%a0%80", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%C3", false, "invalid UTF-8"},
+	{"/clusters/team-a/ray1/api/jobs/%C2%85", false, "control character"},
+	{"/clusters/team-a/ray1/api/jobs/\xc2\x9b", false, "control character"},
 	{"/clusters/team-a/ray1/api/jobs/%2F", false, "encoded slash"},
 	{"/clusters/team-a/ray1/api/jobs/%2f", false, "encoded slash"},
 	{"/clusters/team-a%2Fray1/api", false, "encoded slash"},
@@ -127,6 +142,14 @@ func FuzzCheckPath(f *testing.F) {
 		}
 		if strings.ContainsAny(dec, "\\\x00") {
 			t.Fatalf("accepted %q, whose decoding %q has a backslash or NUL", p, dec)
+		}
+		if !utf8.ValidString(dec) {
+			t.Fatalf("accepted %q, whose decoding %q is not UTF-8", p, dec)
+		}
+		for _, r := range dec {
+			if unicode.IsControl(r) {
+				t.Fatalf("accepted %q, whose decoding %q has the control character %U", p, dec, r)
+			}
 		}
 		want := path.Clean(dec)
 		if strings.HasSuffix(dec, "/") && want != "/" {
