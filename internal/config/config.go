@@ -58,6 +58,12 @@ type Authentication struct {
 	APIKeys []APIKey `yaml:"apiKeys"`
 	// TokenCache bounds the cache of verified bearer tokens.
 	TokenCache TokenCache `yaml:"tokenCache"`
+	// SharedIssuerNamespace says that all OIDC issuers name the same
+	// people and groups, so a name means the same from any of them.
+	// Default false: with more than one issuer, each must have its own
+	// usernamePrefix and groupsPrefix, none a prefix of another's, so one
+	// issuer can never mint a name another issuer's users are bound by.
+	SharedIssuerNamespace bool `yaml:"sharedIssuerNamespace"`
 }
 
 // OIDC is one trusted issuer.
@@ -76,9 +82,11 @@ type OIDC struct {
 	// strings, or one string). Default "groups".
 	GroupsClaim string `yaml:"groupsClaim"`
 	// UsernamePrefix is prepended to every username from this issuer, to keep
-	// issuers apart. Default "" (none).
+	// issuers apart. Default "" (none); required with several issuers unless
+	// sharedIssuerNamespace is true.
 	UsernamePrefix string `yaml:"usernamePrefix"`
-	// GroupsPrefix is prepended to every group from this issuer. Default "".
+	// GroupsPrefix is prepended to every group from this issuer. Default "";
+	// required with several issuers unless sharedIssuerNamespace is true.
 	GroupsPrefix string `yaml:"groupsPrefix"`
 	// Algorithms lists the accepted signature algorithms. Default RS256,
 	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none"

@@ -159,6 +159,10 @@ func (c *Config) validateAuthentication(v *validator) {
 			checkCAFile(v, p+".caFile", o.CAFile)
 		}
 	}
+	if len(a.OIDC) > 1 && !a.SharedIssuerNamespace {
+		checkPrefixes(v, a.OIDC, "usernamePrefix", func(o OIDC) string { return o.UsernamePrefix })
+		checkPrefixes(v, a.OIDC, "groupsPrefix", func(o OIDC) string { return o.GroupsPrefix })
+	}
 	names, hashes := map[string]int{}, map[string]int{}
 	for i, k := range a.APIKeys {
 		p := fmt.Sprintf("authentication.apiKeys[%d]", i)
@@ -182,6 +186,26 @@ func (c *Config) validateAuthentication(v *validator) {
 	}
 	if tc := a.TokenCache; tc.Size != nil && *tc.Size < 0 {
 		v.errf("authentication.tokenCache.size", "must not be negative")
+	}
+}
+
+// checkPrefixes requires, with several OIDC issuers in separate
+// namespaces, that every issuer has a non-empty prefix of the given kind
+// and that no prefix starts another: otherwise a name one issuer mints
+// could equal a name from another issuer.
+func checkPrefixes(v *validator, oidc []OIDC, field string, prefix func(OIDC) string) {
+	for i, o := range oidc {
+		p := fmt.Sprintf("authentication.oidc[%d].%s", i, field)
+		pi := prefix(o)
+		if pi == "" {
+			v.errf(p, "is required when several OIDC issuers are configured, so names from different issuers cannot collide (or set authentication.sharedIssuerNamespace: true if all issuers name the same people and groups)")
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if pj := prefix(oidc[j]); pj != "" && (strings.HasPrefix(pi, pj) || strings.HasPrefix(pj, pi)) {
+				v.errf(p, "%q overlaps %q of authentication.oidc[%d]: a name from one issuer could equal a name from the other", pi, pj, j)
+			}
+		}
 	}
 }
 
