@@ -17,6 +17,10 @@ type Config struct {
 	// /metrics (Prometheus), /healthz and /readyz. It must differ from
 	// Listen. Default 127.0.0.1:9090.
 	MetricsListen string `yaml:"metricsListen"`
+	// Server bounds what a client of the public listener may send and how
+	// long it may take, and names the proxies trusted to report the
+	// client's address.
+	Server Server `yaml:"server"`
 	// Authentication lists the ways a caller can prove who it is.
 	Authentication Authentication `yaml:"authentication"`
 	// Clusters are the Ray clusters behind the gateway and who may do what
@@ -45,6 +49,34 @@ type TLS struct {
 	CertFile string `yaml:"certFile"`
 	// KeyFile is the PEM private key. Required.
 	KeyFile string `yaml:"keyFile"`
+}
+
+// Server tunes the public listener. The timeouts and sizes apply to new
+// connections and need a restart to change; trustedProxies reloads.
+type Server struct {
+	// ReadHeaderTimeout bounds the time from a request's first byte to the
+	// end of its headers; a slower client is disconnected. Default 10s.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	// BodyTimeout bounds the time from the end of a request's headers to
+	// the end of its body (uploads included); a slower client is
+	// disconnected. Responses (log streams) and WebSockets are not bounded
+	// by it. Default 5m.
+	BodyTimeout Duration `yaml:"bodyTimeout"`
+	// IdleTimeout closes a kept-alive connection that sends no new request
+	// for this long. Default 2m.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxRequestTargetBytes bounds the request target (path and query)
+	// in bytes; a longer one is refused with 414. Default 8192.
+	MaxRequestTargetBytes int `yaml:"maxRequestTargetBytes"`
+	// MaxHeaderBytes bounds the header section of a request in bytes; a
+	// larger one is refused with 431. Default 32768.
+	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// TrustedProxies lists the networks (CIDRs, or single addresses) of
+	// proxies in front of raygate whose X-Forwarded-For is believed: for a
+	// request from one of them, the client is the right-most address in
+	// X-Forwarded-For that is not itself a trusted proxy. Default none:
+	// X-Forwarded-For is ignored and the client is the TCP peer.
+	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
 // Authentication configures the identity methods. A request is

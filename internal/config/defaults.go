@@ -25,6 +25,15 @@ const (
 	DefaultJobSubmitLimit        = 10 << 20
 	DefaultPackageUploadLimit    = 100 << 20
 	DefaultServeDeployLimit      = 10 << 20
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultBodyTimeout           = 5 * time.Minute
+	DefaultIdleTimeout           = 2 * time.Minute
+	DefaultMaxRequestTargetBytes = 8 << 10
+	DefaultMaxHeaderBytes        = 32 << 10
+	// MaxRequestTargetLimit and MaxHeaderLimit cap what the two size
+	// settings may be raised to.
+	MaxRequestTargetLimit = 64 << 10
+	MaxHeaderLimit        = 1 << 20
 )
 
 // DefaultAlgorithms are the signature algorithms accepted when an issuer
@@ -43,6 +52,12 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.MetricsListen, DefaultMetricsListen)
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
+	sv := &c.Server
+	setDefault(&sv.ReadHeaderTimeout, Duration(DefaultReadHeaderTimeout))
+	setDefault(&sv.BodyTimeout, Duration(DefaultBodyTimeout))
+	setDefault(&sv.IdleTimeout, Duration(DefaultIdleTimeout))
+	setDefault(&sv.MaxRequestTargetBytes, DefaultMaxRequestTargetBytes)
+	setDefault(&sv.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	for i := range c.Authentication.OIDC {
 		o := &c.Authentication.OIDC[i]
 		setDefault(&o.UsernameClaim, DefaultUsernameClaim)

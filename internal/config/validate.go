@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/raygate/raygate/internal/realip"
 )
 
 // Role names as written in the file, lowest first.
@@ -68,6 +70,7 @@ func (c *Config) validate(v *validator) {
 	if c.TLS != nil {
 		checkKeyPair(v, "tls", *c.TLS)
 	}
+	c.Server.validate(v)
 	c.validateAuthentication(v)
 	c.validateClusters(v)
 	if c.Audit.File != "-" {
@@ -106,6 +109,25 @@ func (c *Config) validate(v *validator) {
 		c.Webhook.validate(v, "webhook")
 		if c.Webhook.Listen == c.Listen || c.Webhook.Listen == c.MetricsListen {
 			v.errf("webhook.listen", "must differ from listen and metricsListen")
+		}
+	}
+}
+
+func (s *Server) validate(v *validator) {
+	for name, d := range map[string]Duration{"readHeaderTimeout": s.ReadHeaderTimeout, "bodyTimeout": s.BodyTimeout, "idleTimeout": s.IdleTimeout} {
+		if d <= 0 {
+			v.errf("server."+name, "must be positive")
+		}
+	}
+	if s.MaxRequestTargetBytes < 256 || s.MaxRequestTargetBytes > MaxRequestTargetLimit {
+		v.errf("server.maxRequestTargetBytes", "must be between 256 and %d", MaxRequestTargetLimit)
+	}
+	if s.MaxHeaderBytes < 1024 || s.MaxHeaderBytes > MaxHeaderLimit {
+		v.errf("server.maxHeaderBytes", "must be between 1024 and %d", MaxHeaderLimit)
+	}
+	for i, p := range s.TrustedProxies {
+		if _, err := realip.ParsePrefix(p); err != nil {
+			v.errf(fmt.Sprintf("server.trustedProxies[%d]", i), "%q is not a CIDR (10.0.0.0/8, fd00::/8) or an IP address", p)
 		}
 	}
 }

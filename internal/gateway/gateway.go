@@ -19,6 +19,7 @@ import (
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/httpguard"
 	"github.com/raygate/raygate/internal/identity"
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/metrics"
@@ -83,13 +84,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.w.ResponseWriter = w
 	x.ev = audit.Event{
 		Time: start.UTC(), RequestID: rid, Method: r.Method, Path: path,
-		RemoteAddr: r.RemoteAddr, Decision: audit.Deny,
+		RemoteAddr: st.proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")), Decision: audit.Deny,
 	}
 	g.metrics.InFlight(1)
 	defer func() {
 		g.metrics.InFlight(-1)
 		x.finish(start)
 	}()
+	if ref, ok := httpguard.Refused(r); ok {
+		x.refused(ref)
+		return
+	}
+	if !x.checkMethod() {
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz", "/readyz":
 		// Probes need no credentials; they are audited like everything

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+
+	"github.com/raygate/raygate/internal/httpguard"
 )
 
 // recorder remembers the status of the response it wraps, for the audit
@@ -44,10 +46,11 @@ func (r *recorder) Flush() {
 }
 
 // Hijack implements http.Hijacker; a hijacked connection is a switched
-// protocol (101).
+// protocol (101), whose bytes the connection guard no longer frames.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil {
+		httpguard.Hijacked(c)
 		r.hijacked = true
 		if r.status == 0 {
 			r.status = http.StatusSwitchingProtocols

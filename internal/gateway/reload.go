@@ -121,8 +121,17 @@ func restartOnly(old, next *config.Config) error {
 		return errors.New("gateway: webhook turned on or off: restart to apply")
 	case old.Webhook != nil && old.Webhook.Listen != next.Webhook.Listen:
 		return errors.New("gateway: webhook.listen changed: restart to apply")
+	case !sameListener(old.Server, next.Server):
+		return errors.New("gateway: server timeouts or size limits changed: restart to apply (only server.trustedProxies reloads)")
 	}
 	return nil
+}
+
+// sameListener reports whether two server sections agree on everything
+// the public listener was started with.
+func sameListener(a, b config.Server) bool {
+	return a.ReadHeaderTimeout == b.ReadHeaderTimeout && a.BodyTimeout == b.BodyTimeout && a.IdleTimeout == b.IdleTimeout &&
+		a.MaxRequestTargetBytes == b.MaxRequestTargetBytes && a.MaxHeaderBytes == b.MaxHeaderBytes
 }
 
 // filesDigest hashes the paths and contents of every file the config in

@@ -13,6 +13,7 @@ import (
 	"github.com/raygate/raygate/internal/config"
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/proxy"
+	"github.com/raygate/raygate/internal/realip"
 	"github.com/raygate/raygate/internal/route"
 )
 
@@ -35,6 +36,8 @@ type State struct {
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
 	limits    config.BodyLimits
+	// proxies are the proxies whose X-Forwarded-For names the client.
+	proxies realip.Trusted
 }
 
 // KeySets returns the OIDC key sets by issuer.
@@ -45,6 +48,11 @@ func (s *State) KeySets() map[string]*authn.KeySet { return s.keySets }
 // same, and the upstream transport when the proxy settings are the same.
 func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	st := &State{Config: cfg, keySets: map[string]*authn.KeySet{}, limits: cfg.Proxy.MaxBodyBytes}
+	proxies, err := realip.NewTrusted(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: server.trustedProxies: %w", err)
+	}
+	st.proxies = proxies
 
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)

@@ -22,6 +22,7 @@ import (
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/config"
 	"github.com/raygate/raygate/internal/gateway"
+	"github.com/raygate/raygate/internal/httpguard"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/version"
 )
@@ -71,6 +72,11 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	if err != nil {
 		return err
 	}
+	sc := cfg.Server
+	public = httpguard.NewListener(public, httpguard.Limits{
+		MaxRequestTarget: sc.MaxRequestTargetBytes, MaxHeaderBytes: sc.MaxHeaderBytes,
+		HeaderTimeout: sc.ReadHeaderTimeout.D(), BodyTimeout: sc.BodyTimeout.D(),
+	})
 	metricsLn, err := listen(cfg.MetricsListen, false, nil)
 	if err != nil {
 		public.Close()
@@ -80,10 +86,15 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	publicSrv := &http.Server{
 		Handler:           g,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errLog,
+		ReadHeaderTimeout: sc.ReadHeaderTimeout.D(),
+		IdleTimeout:       sc.IdleTimeout.D(),
+		// The guard refuses heads over the configured limits first, with
+		// 414 or 431; net/http's own limit is only a backstop.
+		MaxHeaderBytes: sc.MaxRequestTargetBytes + sc.MaxHeaderBytes + 4096,
+		ErrorLog:       errLog,
+	}
+	if cfg.TLS != nil {
+		publicSrv.Handler, publicSrv.ConnContext = httpguard.WithTLS(g), httpguard.ConnContext
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())

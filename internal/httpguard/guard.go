@@ -1,0 +1,385 @@
+// Package httpguard checks the framing of every HTTP/1 request on a
+// connection before Go's net/http reads it. net/http is lenient where
+// proxies in front of raygate may read the same bytes another way: it
+// reads a body framed by both Content-Length and Transfer-Encoding as
+// chunked and keeps the connection open, dedupes repeated
+// Content-Lengths, unfolds obs-fold lines. Any such difference lets bytes
+// one hop counts as body become the next request at another (request
+// smuggling).
+//
+// The guard wraps the public listener. Each connection passes a request
+// head to net/http only once the whole head has arrived and CheckHead
+// accepts it, then follows the body (by Content-Length, or chunk by chunk
+// with a strict grammar) to find where the next head starts. A head it
+// refuses never reaches net/http: in its place net/http reads a stand-in
+// request, which the handler recognises with Refused, answers (400, 414,
+// 431 or 505, in order after any earlier pipelined request) and after
+// which the connection closes; nothing the client sent after it is read.
+//
+// The guard also bounds slow clients: a head must arrive within
+// Limits.HeaderTimeout of its first byte, a body within Limits.BodyTimeout
+// of its head. It holds no buffer while a connection is idle.
+package httpguard
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Limits bound what a request may take.
+type Limits struct {
+	// MaxRequestTarget bounds the request target (path and query) in
+	// bytes; a longer one is refused with 414.
+	MaxRequestTarget int
+	// MaxHeaderBytes bounds the header section in bytes; a larger one is
+	// refused with 431.
+	MaxHeaderBytes int
+	// HeaderTimeout bounds the time from a head's first byte to its end.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds the time from the end of a head to the end of
+	// its body.
+	BodyTimeout time.Duration
+}
+
+// NewListener returns ln with every accepted connection guarded.
+func NewListener(ln net.Listener, lim Limits) net.Listener {
+	return &listener{Listener: ln, lim: lim}
+}
+
+type listener struct {
+	net.Listener
+	lim Limits
+}
+
+// Accept waits for and returns the next connection, guarded.
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &conn{Conn: c, lim: l.lim}, nil
+}
+
+type connState uint8
+
+const (
+	stateHead    connState = iota // reading a request head
+	stateBody                     // reading a Content-Length body
+	stateChunked                  // reading a chunked body
+	stateOpaque                   // hijacked (WebSocket): bytes pass untouched
+	stateRefused                  // a stand-in was handed over: read nothing more
+	stateBroken                   // a body broke its framing
+)
+
+// conn is one guarded connection. Read is called by one goroutine at a
+// time (net/http's reader, or the hijacker); deadlines may be set from
+// others.
+type conn struct {
+	net.Conn
+	lim Limits
+
+	state  connState
+	buf    *[]byte // pooled; holds out then in
+	out    []byte  // checked bytes for net/http
+	in     []byte  // bytes read but not yet checked
+	head   headScanner
+	begun  bool  // the head being read has its first byte
+	remain int64 // bytes left in a Content-Length body
+	chunk  chunkScanner
+
+	mu          sync.Mutex
+	httpTimeout time.Time // the read deadline net/http asked for
+	phase       time.Time // the head or body deadline, zero if none
+	opaque      bool      // set by Hijacked
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled is the largest buffer put back in the pool.
+const maxPooled = 64 << 10
+
+// Read hands net/http checked bytes only.
+func (c *conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			c.release()
+			return n, nil
+		}
+		c.mu.Lock()
+		if c.opaque && c.state != stateRefused {
+			c.state = stateOpaque
+		}
+		c.mu.Unlock()
+		switch c.state {
+		case stateOpaque:
+			if len(c.in) > 0 {
+				n := copy(p, c.in)
+				c.in = c.in[n:]
+				c.release()
+				return n, nil
+			}
+			return c.Conn.Read(p)
+		case stateRefused:
+			return c.discard(p)
+		case stateBroken:
+			return 0, errChunked
+		case stateBody:
+			return c.readBody(p)
+		case stateChunked:
+			return c.readChunked(p)
+		default:
+			if err := c.readHead(p); err != nil {
+				return 0, err
+			}
+		}
+	}
+}
+
+// readHead gathers the next head, using p as scratch space, and either
+// queues it for net/http or queues a stand-in. It returns only when out
+// holds bytes, or with an error.
+func (c *conn) readHead(p []byte) error {
+	for {
+		if len(c.in) > 0 {
+			if !c.begun {
+				c.begun = true
+				c.startPhase(c.lim.HeaderTimeout)
+			}
+			end, ref := c.head.scan(c.in, c.lim)
+			if ref != nil {
+				c.refuse(ref.describe(c.in))
+				return nil
+			}
+			if end > 0 {
+				c.accept(end)
+				return nil
+			}
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.hold(p[:n])
+		}
+		if err != nil && (n == 0 || !c.head.complete(c.in, c.lim)) {
+			return err
+		}
+	}
+}
+
+// accept checks the complete head of end bytes at the start of in and
+// queues it, or a stand-in.
+func (c *conn) accept(end int) {
+	head := c.in[:end]
+	f, ref := CheckHead(head, c.lim)
+	if ref != nil {
+		c.refuse(ref.describe(head))
+		return
+	}
+	c.out, c.in = head, c.in[end:]
+	c.head, c.begun = headScanner{}, false
+	switch {
+	case f.Chunked:
+		c.state, c.chunk = stateChunked, chunkScanner{}
+		c.startPhase(c.lim.BodyTimeout)
+	case f.Length > 0:
+		c.state, c.remain = stateBody, f.Length
+		c.startPhase(c.lim.BodyTimeout)
+	default:
+		c.endPhase()
+	}
+}
+
+// refuse drops everything read and queues the stand-in for ref.
+func (c *conn) refuse(ref *Refusal) {
+	c.state = stateRefused
+	c.in = nil
+	c.out = ref.standIn()
+	c.endPhase()
+}
+
+// discard reads and drops what the client sends after a refused head,
+// until net/http closes the connection or stops the read.
+func (c *conn) discard(p []byte) (int, error) {
+	for {
+		if _, err := c.Conn.Read(p); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (c *conn) readBody(p []byte) (int, error) {
+	if int64(len(p)) > c.remain {
+		p = p[:c.remain]
+	}
+	var n int
+	var err error
+	if len(c.in) > 0 {
+		n = copy(p, c.in)
+		c.in = c.in[n:]
+		c.release()
+	} else {
+		n, err = c.Conn.Read(p)
+	}
+	c.remain -= int64(n)
+	if c.remain == 0 {
+		c.state = stateHead
+		c.endPhase()
+	}
+	return n, err
+}
+
+func (c *conn) readChunked(p []byte) (int, error) {
+	var n int
+	var err error
+	fromIn := len(c.in) > 0
+	if fromIn {
+		n = copy(p, c.in)
+	} else if n, err = c.Conn.Read(p); n == 0 {
+		return 0, err
+	}
+	k, done, serr := c.chunk.scan(p[:n])
+	if serr != nil {
+		c.state, c.in = stateBroken, nil
+		c.endPhase()
+		return 0, serr
+	}
+	if fromIn {
+		c.in = c.in[k:]
+		c.release()
+	} else if k < n {
+		c.hold(p[k:n]) // the next request's first bytes
+	}
+	if done {
+		c.state = stateHead
+		c.endPhase()
+	}
+	return k, err
+}
+
+// hold appends b to in, taking a pooled buffer if need be. It is only
+// called when out is empty, so what in holds moves to the buffer's front.
+func (c *conn) hold(b []byte) {
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	buf := append((*c.buf)[:0], c.in...)
+	buf = append(buf, b...)
+	c.in = buf
+	*c.buf = buf[:0]
+}
+
+// release returns the buffer to the pool once nothing is held.
+func (c *conn) release() {
+	if c.buf == nil || len(c.in) > 0 || len(c.out) > 0 {
+		return
+	}
+	if cap(*c.buf) <= maxPooled {
+		bufPool.Put(c.buf)
+	}
+	c.buf, c.in, c.out = nil, nil, nil
+}
+
+// complete reports whether in holds a whole head already, so a read error
+// that came with its last bytes is reported after it is handed over.
+func (s *headScanner) complete(in []byte, lim Limits) bool {
+	probe := *s
+	end, ref := probe.scan(in, lim)
+	return end > 0 || ref != nil
+}
+
+// SetDeadline sets the write deadline and, through SetReadDeadline, the
+// read deadline.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// SetReadDeadline records net/http's read deadline; the connection reads
+// with the earlier of it and the head or body deadline in force.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.httpTimeout = t
+	return c.applyLocked()
+}
+
+func (c *conn) startPhase(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.opaque {
+		c.phase = time.Now().Add(d)
+	}
+	_ = c.applyLocked()
+}
+
+func (c *conn) endPhase() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase.IsZero() {
+		return
+	}
+	c.phase = time.Time{}
+	_ = c.applyLocked()
+}
+
+func (c *conn) applyLocked() error {
+	d := c.httpTimeout
+	if !c.phase.IsZero() && (d.IsZero() || c.phase.Before(d)) {
+		d = c.phase
+	}
+	return c.Conn.SetReadDeadline(d)
+}
+
+// Hijacked tells the guard that c was hijacked (a WebSocket upgrade was
+// accepted): from now on its bytes pass untouched and no head or body
+// deadline applies. It does nothing for connections the guard did not
+// wrap.
+func Hijacked(c net.Conn) {
+	g, ok := c.(*conn)
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.opaque = true
+	g.phase = time.Time{}
+	_ = g.applyLocked()
+}
+
+type connKey struct{}
+
+// ConnContext is an http.Server ConnContext that lets WithTLS find a
+// request's connection.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// WithTLS returns h with r.TLS set for requests over guarded TLS
+// connections: net/http only fills it in for a *tls.Conn, which the guard
+// wraps. The server must use ConnContext.
+func WithTLS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if g, ok := r.Context().Value(connKey{}).(*conn); ok {
+				if tc, ok := g.Conn.(*tls.Conn); ok {
+					cs := tc.ConnectionState()
+					r.TLS = &cs
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,217 @@
+package httpguard
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer serves h on loopback through the guard.
+type testServer struct {
+	addr string
+	mu   sync.Mutex
+	seen []string
+}
+
+func (s *testServer) paths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen...)
+}
+
+// startServer runs an http.Server with the guard in front of a handler
+// that answers refusals the way the gateway does (status, then close),
+// echoes hijacked connections on /hijack and otherwise reads the body and
+// answers 200.
+func startServer(t *testing.T, lim Limits, idle time.Duration) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{addr: ln.Addr().String()}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ref, ok := Refused(r); ok {
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(ref.Status)
+			_, _ = io.WriteString(w, ref.Reason)
+			return
+		}
+		s.mu.Lock()
+		s.seen = append(s.seen, r.URL.Path)
+		s.mu.Unlock()
+		if r.URL.Path == "/hijack" {
+			c, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			Hijacked(c)
+			defer c.Close()
+			_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+			_ = rw.Flush()
+			_, _ = io.Copy(c, rw)
+			return
+		}
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		_, _ = io.WriteString(w, "ok "+r.URL.Path)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: idle}
+	go func() { _ = srv.Serve(NewListener(ln, lim)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return s
+}
+
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+func readResponse(t *testing.T, br *bufio.Reader) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// expectClosed waits until the server closes the connection, reading
+// (and dropping) whatever it still sends.
+func expectClosed(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, br)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server did not close the connection")
+	}
+}
+
+var wideLimits = Limits{MaxRequestTarget: 8 << 10, MaxHeaderBytes: 32 << 10, HeaderTimeout: 10 * time.Second, BodyTimeout: 10 * time.Second}
+
+// TestSmugglingNeverReachesTheHandler pipelines a request framed both by
+// Content-Length and chunked, whose body hides a second request: the
+// first gets 400, the connection closes, the hidden one is never served.
+func TestSmugglingNeverReachesTheHandler(t *testing.T) {
+	s := startServer(t, wideLimits, time.Minute)
+	for _, stream := range []string{
+		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2b\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /first HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 37\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		c, br := dial(t, s.addr)
+		if _, err := io.WriteString(c, stream); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(stream, "GET /first") {
+			if resp, body := readResponse(t, br); resp.StatusCode != 200 || body != "ok /first" {
+				t.Fatalf("the good request before: %d %q", resp.StatusCode, body)
+			}
+		}
+		resp, body := readResponse(t, br)
+		if resp.StatusCode != 400 || !resp.Close {
+			t.Fatalf("%q: %d close=%v %q, want 400 and close", stream, resp.StatusCode, resp.Close, body)
+		}
+		rest, err := io.ReadAll(br)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the server did not close the connection after the refusal")
+		}
+		if len(rest) != 0 {
+			t.Fatalf("after the refusal the server sent %q", rest)
+		}
+	}
+	for _, p := range s.paths() {
+		if p == "/smuggled" || p == "/a" {
+			t.Fatalf("the handler served %s", p)
+		}
+	}
+}
+
+func TestLimitsAnswered(t *testing.T) {
+	s := startServer(t, Limits{MaxRequestTarget: 1024, MaxHeaderBytes: 2048, HeaderTimeout: 10 * time.Second, BodyTimeout: 10 * time.Second}, time.Minute)
+	for _, tc := range []struct {
+		name, req string
+		status    int
+	}{
+		{"target", "GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+		{"target never ends", "GET /" + strings.Repeat("a", 4000), 414},
+		{"headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 3000) + "\r\n\r\n", 431},
+		{"version", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505},
+		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400},
+		{"fine", "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, br := dial(t, s.addr)
+			_, _ = io.WriteString(c, tc.req)
+			if resp, body := readResponse(t, br); resp.StatusCode != tc.status {
+				t.Fatalf("status %d %q, want %d", resp.StatusCode, body, tc.status)
+			}
+			expectClosed(t, c, br)
+		})
+	}
+}
+
+// TestSlowClientsAreCut: a head or body that stalls is cut by its own
+// timeout, also on a kept-alive connection whose idle timeout is long.
+func TestSlowClientsAreCut(t *testing.T) {
+	lim := Limits{MaxRequestTarget: 1024, MaxHeaderBytes: 2048, HeaderTimeout: 200 * time.Millisecond, BodyTimeout: 200 * time.Millisecond}
+	s := startServer(t, lim, time.Hour)
+	t.Run("head on a kept-alive connection", func(t *testing.T) {
+		c, br := dial(t, s.addr)
+		_, _ = io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := readResponse(t, br); resp.StatusCode != 200 {
+			t.Fatalf("first request: %d", resp.StatusCode)
+		}
+		_, _ = io.WriteString(c, "GET /2 HTTP/1.1\r\nHost: x\r\n") // and never the end
+		expectClosed(t, c, br)
+	})
+	t.Run("body", func(t *testing.T) {
+		c, br := dial(t, s.addr)
+		_, _ = io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+		expectClosed(t, c, br)
+	})
+	t.Run("chunked body", func(t *testing.T) {
+		c, br := dial(t, s.addr)
+		_, _ = io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+		expectClosed(t, c, br)
+	})
+}
+
+// TestHijackedBytesPassUntouched: after an upgrade, whatever the client
+// sends (here bytes that would be a malformed head) reaches the handler
+// unchanged, and no head timeout cuts the stream.
+func TestHijackedBytesPassUntouched(t *testing.T) {
+	lim := Limits{MaxRequestTarget: 1024, MaxHeaderBytes: 2048, HeaderTimeout: 100 * time.Millisecond, BodyTimeout: 100 * time.Millisecond}
+	s := startServer(t, lim, time.Hour)
+	c, br := dial(t, s.addr)
+	_, _ = io.WriteString(c, "GET /hijack HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	msg := "\x00\xffGET / HTTP/9\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for i := 0; i < 3; i++ {
+		_, _ = io.WriteString(c, msg[:5])
+		time.Sleep(150 * time.Millisecond) // longer than the head timeout
+		_, _ = io.WriteString(c, msg[5:])
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
+			t.Fatalf("echo %q, %v", got, err)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package httpguard
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testLimits = Limits{MaxRequestTarget: 64, MaxHeaderBytes: 256, HeaderTimeout: time.Minute, BodyTimeout: time.Minute}
+
+var headCases = []struct {
+	name string
+	head string
+	// status and reason of the refusal; status 0 when accepted.
+	status  int
+	reason  string
+	chunked bool
+	length  int64
+}{
+	{name: "get", head: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{name: "http/1.0 without host", head: "GET /a HTTP/1.0\r\n\r\n"},
+	{name: "content-length", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", length: 12},
+	{name: "content-length with spaces", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length:  12 \r\n\r\n", length: 12},
+	{name: "chunked", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", chunked: true},
+	{name: "absolute form", head: "GET http://evil.example/clusters/team-b/ray1/ HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{name: "lowercase method passes the guard", head: "get /a HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{name: "connect passes the guard", head: "CONNECT ray:8265 HTTP/1.1\r\nHost: ray:8265\r\n\r\n"},
+	{name: "obs-text in a value", head: "GET /a HTTP/1.1\r\nHost: x\r\nX-Name: caf\xc3\xa9\r\n\r\n"},
+
+	{name: "CL and TE", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400, reason: "both Content-Length and Transfer-Encoding"},
+	{name: "TE and CL", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n", status: 400, reason: "both Content-Length and Transfer-Encoding"},
+	{name: "two equal content-lengths", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nContent-Length: 6\r\n\r\n", status: 400, reason: "more than one Content-Length"},
+	{name: "content-length list", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 6, 6\r\n\r\n", status: 400, reason: "Content-Length is not a plain decimal number"},
+	{name: "signed content-length", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: +6\r\n\r\n", status: 400, reason: "Content-Length is not a plain decimal number"},
+	{name: "hex content-length", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0x6\r\n\r\n", status: 400, reason: "Content-Length is not a plain decimal number"},
+	{name: "empty content-length", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", status: 400, reason: "Content-Length is not a plain decimal number"},
+	{name: "huge content-length", head: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", status: 400, reason: "Content-Length is not a plain decimal number"},
+	{name: "two transfer-encodings", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400, reason: "more than one Transfer-Encoding"},
+	{name: "te list", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", status: 400, reason: "Transfer-Encoding other than chunked"},
+	{name: "te identity", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", status: 400, reason: "Transfer-Encoding other than chunked"},
+	{name: "te xchunked", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", status: 400, reason: "Transfer-Encoding other than chunked"},
+	{name: "te on http/1.0", head: "POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400, reason: "Transfer-Encoding on HTTP/1.0"},
+	{name: "obs-fold", head: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", status: 400, reason: "header line folded onto the previous one (obs-fold)"},
+	{name: "obs-fold with tab", head: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tmore\r\n\r\n", status: 400, reason: "header line folded onto the previous one (obs-fold)"},
+	{name: "space before colon", head: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", status: 400, reason: "malformed header field name"},
+	{name: "no colon", head: "GET /a HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n", status: 400, reason: "malformed header field name"},
+	{name: "NUL in a value", head: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", status: 400, reason: "control character in a header value"},
+	{name: "two hosts", head: "GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", status: 400, reason: "more than one Host"},
+	{name: "http/2 preface", head: "PRI * HTTP/2.0\r\n\r\n", status: 400, reason: "asterisk-form request target"},
+	{name: "http/1.2", head: "GET /a HTTP/1.2\r\nHost: x\r\n\r\n", status: 505, reason: "HTTP version other than 1.0 and 1.1"},
+	{name: "http/2.0", head: "GET /a HTTP/2.0\r\nHost: x\r\n\r\n", status: 505, reason: "HTTP version other than 1.0 and 1.1"},
+	{name: "lowercase version", head: "GET /a http/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "malformed request line"},
+	{name: "two spaces", head: "GET  /a HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "space or control character in the request target"},
+	{name: "space in target", head: "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "space or control character in the request target"},
+	{name: "tab in target", head: "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "space or control character in the request target"},
+	{name: "method not a token", head: "G(T /a HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "method is not a token"},
+	{name: "reserved method", head: "RAYGATE-REFUSED / HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "reserved method"},
+	{name: "options *", head: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, reason: "asterisk-form request target"},
+	{name: "target over the limit", head: "GET /" + strings.Repeat("a", 64) + " HTTP/1.1\r\nHost: x\r\n\r\n", status: 414, reason: "request target over 64 bytes"},
+	{name: "headers over the limit", head: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 256) + "\r\n\r\n", status: 431, reason: "request headers over 256 bytes"},
+}
+
+func TestCheckHead(t *testing.T) {
+	for _, tc := range headCases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, ref := CheckHead([]byte(tc.head), testLimits)
+			if tc.status != 0 {
+				if ref == nil || ref.Status != tc.status || ref.Reason != tc.reason {
+					t.Fatalf("refusal %+v, want %d %q", ref, tc.status, tc.reason)
+				}
+				return
+			}
+			if ref != nil {
+				t.Fatalf("refused: %+v", ref)
+			}
+			if f.Chunked != tc.chunked || f.Length != tc.length {
+				t.Fatalf("framing %+v", f)
+			}
+		})
+	}
+}
+
+// TestScanHead checks where heads end and what is refused before the end
+// arrives.
+func TestScanHead(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		end      int
+		status   int
+		reason   string
+	}{
+		{"complete", "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 27, 0, ""},
+		{"incomplete", "GET / HTTP/1.1\r\nHost: x\r\n", 0, 0, ""},
+		{"ends in CR", "GET / HTTP/1.1\r", 0, 0, ""},
+		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 0, 400, "bare LF in the request head"},
+		{"bare LF in a header", "GET / HTTP/1.1\r\nHost: x\n\r\n", 0, 400, "bare LF in the request head"},
+		{"bare CR", "GET / HTTP/1.1\rHost: x\r\n\r\n", 0, 400, "bare CR in the request head"},
+		{"empty request line", "\r\nGET / HTTP/1.1\r\n\r\n", 0, 400, "empty request line"},
+		{"endless request line", "GET /" + strings.Repeat("a", 100), 0, 414, "request target over 64 bytes"},
+		{"endless headers", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 300), 0, 431, "request headers over 256 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Feed byte by byte: the answer must not depend on how the
+			// bytes arrive.
+			var s headScanner
+			var end int
+			var ref *Refusal
+			for i := 1; i <= len(tc.in) && end == 0 && ref == nil; i++ {
+				end, ref = s.scan([]byte(tc.in[:i]), testLimits)
+			}
+			if tc.status != 0 {
+				if ref == nil || ref.Status != tc.status || ref.Reason != tc.reason {
+					t.Fatalf("refusal %+v, want %d %q", ref, tc.status, tc.reason)
+				}
+				return
+			}
+			if ref != nil || end != tc.end {
+				t.Fatalf("end %d refusal %+v, want end %d", end, ref, tc.end)
+			}
+		})
+	}
+}
+
+// FuzzCheckHead checks that a head the guard accepts is read by net/http
+// with the same method, target and framing, so the guard and net/http
+// always agree on where the body ends.
+func FuzzCheckHead(f *testing.F) {
+	for _, tc := range headCases {
+		f.Add(tc.head)
+	}
+	f.Fuzz(func(t *testing.T, head string) {
+		var s headScanner
+		end, ref := s.scan([]byte(head), testLimits)
+		if ref != nil || end != len(head) {
+			return // not exactly one complete head
+		}
+		fr, ref := CheckHead([]byte(head), testLimits)
+		if ref != nil {
+			if ref.Status < 400 || ref.Status > 599 || strings.ContainsAny(ref.Reason, "\r\n") {
+				t.Fatalf("bad refusal %+v", ref)
+			}
+			return
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		if err != nil {
+			return // net/http is stricter here (it refuses on its own)
+		}
+		if req.Method != fr.Method || req.RequestURI != fr.Target {
+			t.Fatalf("net/http reads %q %q, the guard %q %q", req.Method, req.RequestURI, fr.Method, fr.Target)
+		}
+		chunked := len(req.TransferEncoding) > 0
+		if chunked != fr.Chunked || (!chunked && req.ContentLength != fr.Length) {
+			t.Fatalf("net/http frames %v/%d, the guard %v/%d", req.TransferEncoding, req.ContentLength, fr.Chunked, fr.Length)
+		}
+		if bytes.Contains([]byte(head), []byte("\r\n ")) || bytes.Contains([]byte(head), []byte("\r\n\t")) {
+			t.Fatal("accepted obs-fold")
+		}
+	})
+}
