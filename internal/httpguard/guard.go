@@ -24,9 +24,11 @@ package httpguard
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -90,6 +92,9 @@ type conn struct {
 	begun  bool  // the head being read has its first byte
 	remain int64 // bytes left in a Content-Length body
 	chunk  chunkScanner
+
+	// refused is set with state stateRefused, for Close.
+	refused atomic.Bool
 
 	mu          sync.Mutex
 	httpTimeout time.Time // the read deadline net/http asked for
@@ -200,6 +205,7 @@ func (c *conn) accept(end int) {
 // refuse drops everything read and queues the stand-in for ref.
 func (c *conn) refuse(ref *Refusal) {
 	c.state = stateRefused
+	c.refused.Store(true)
 	c.in = nil
 	c.out = ref.standIn()
 	c.endPhase()
@@ -213,6 +219,27 @@ func (c *conn) discard(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// Lingering bounds how long, and how much, a refused connection is read
+// after its answer before it closes.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 1 << 20
+)
+
+// Close closes the connection. After a refusal it first stops writing and
+// reads (and drops) what the client is still sending, for a moment:
+// closing a socket with unread input makes the kernel reset the
+// connection, and the client could lose the answer that says why.
+func (c *conn) Close() error {
+	if c.refused.Load() {
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+			_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		}
+	}
+	return c.Conn.Close()
 }
 
 func (c *conn) readBody(p []byte) (int, error) {

@@ -150,6 +150,8 @@ func TestLimitsAnswered(t *testing.T) {
 	}{
 		{"target", "GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
 		{"target never ends", "GET /" + strings.Repeat("a", 4000), 414},
+		{"64 KiB query", "GET /?q=" + strings.Repeat("a", 64<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+		{"1 MiB of headers", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Big: "+strings.Repeat("a", 1000)+"\r\n", 1000) + "\r\n", 431},
 		{"headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 3000) + "\r\n\r\n", 431},
 		{"version", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505},
 		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400},

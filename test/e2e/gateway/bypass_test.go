@@ -185,7 +185,7 @@ func TestSubmissionIDCannotNameAnotherJob(t *testing.T) {
 	waitJob(t, alice, "team-a/ray1", victim, "SUCCEEDED")
 
 	for _, field := range []string{"submission_id", "job_id"} {
-		for _, id := range []string{victim + "#", victim + "?x=1", victim + "/stop", "04000000", "0a0b0c0d", ""} {
+		for _, id := range []string{victim + "#", victim + "?x=1", victim + "/stop", "fffffff0", "0a0b0c0d", ""} {
 			body := fmt.Sprintf(`{"entrypoint":"echo attacker",%q:%q}`, field, id)
 			if code, resp := call(t, bob, "POST", "/clusters/team-a/ray1/api/jobs/", body); code != 400 {
 				t.Errorf("bob submits %s %q: %d %s, want 400", field, id, code, resp)
