@@ -2,9 +2,11 @@ package httpguard
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -215,5 +217,37 @@ func TestHijackedBytesPassUntouched(t *testing.T) {
 		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
 			t.Fatalf("echo %q, %v", got, err)
 		}
+	}
+}
+
+// TestWithTLS: behind the guard, a handler still sees the request's TLS
+// state (net/http fills it in only for a *tls.Conn, which the guard
+// wraps), so X-Forwarded-Proto says https.
+func TestWithTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(WithTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || !r.TLS.HandshakeComplete {
+			w.WriteHeader(500)
+			return
+		}
+		_, _ = io.WriteString(w, "tls")
+	})))
+	srv.StartTLS() // for its certificate and client
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsLn := tls.NewListener(ln, srv.TLS)
+	hs := &http.Server{Handler: srv.Config.Handler, ConnContext: ConnContext}
+	go func() { _ = hs.Serve(NewListener(tlsLn, wideLimits)) }()
+	defer hs.Close()
+	resp, err := srv.Client().Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "tls" {
+		t.Fatalf("%d %q: the handler did not see the TLS state", resp.StatusCode, b)
 	}
 }

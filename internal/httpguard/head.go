@@ -8,8 +8,6 @@ import (
 
 // Framing is what a request head says about the bytes that follow it.
 type Framing struct {
-	// Method and Target are the request line's method and target.
-	Method, Target string
 	// Chunked says the body is chunked; otherwise Length bytes follow.
 	Chunked bool
 	Length  int64
@@ -100,7 +98,7 @@ func CheckHead(head []byte, lim Limits) (Framing, *Refusal) {
 	if lineEnd <= 0 {
 		return f, refuse(http.StatusBadRequest, "no request line")
 	}
-	if r := parseRequestLine(head[:lineEnd], lim, &f); r != nil {
+	if r := parseRequestLine(head[:lineEnd], lim); r != nil {
 		return f, r
 	}
 	http10 := bytes.HasSuffix(head[:lineEnd], []byte("HTTP/1.0"))
@@ -164,7 +162,7 @@ func CheckHead(head []byte, lim Limits) (Framing, *Refusal) {
 
 var crlf = []byte("\r\n")
 
-func parseRequestLine(line []byte, lim Limits, f *Framing) *Refusal {
+func parseRequestLine(line []byte, lim Limits) *Refusal {
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
 		return refuse(http.StatusBadRequest, "malformed request line")
@@ -204,7 +202,6 @@ func parseRequestLine(line []byte, lim Limits, f *Framing) *Refusal {
 		}
 		return refuse(http.StatusBadRequest, "malformed request line")
 	}
-	f.Method, f.Target = string(method), string(target)
 	return nil
 }
 
