@@ -252,6 +252,23 @@ func TestReload(t *testing.T) {
 	if err := rl.Reload("test"); err == nil || !strings.Contains(err.Error(), "restart") {
 		t.Fatalf("listen change: %v", err)
 	}
+	if err := os.WriteFile(h.path, []byte(grant+"server: {idleTimeout: 5s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.Reload("test"); err == nil || !strings.Contains(err.Error(), "server timeouts or size limits changed: restart") {
+		t.Fatalf("server timeout change: %v", err)
+	}
+	// Trusted proxies reload.
+	if err := os.WriteFile(h.path, []byte(grant+"server: {trustedProxies: [127.0.0.1]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", "", "X-Forwarded-For", "203.0.113.5, 198.51.100.9")
+	if ev := lastEvent(t, h); ev.RemoteAddr != "198.51.100.9" {
+		t.Fatalf("behind a trusted proxy remote_addr = %q", ev.RemoteAddr)
+	}
 	// A rotated Ray token is picked up.
 	if err := os.WriteFile(h.path, []byte(grant), 0o600); err != nil {
 		t.Fatal(err)
