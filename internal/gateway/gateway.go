@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/upgrade"
 )
 
 // Gateway serves the public listener.
@@ -32,8 +35,12 @@ type Gateway struct {
 	state    atomic.Pointer[State]
 	metrics  *metrics.Metrics
 	log      *slog.Logger
-	audit    *audit.Writer
+	audit    audit.Sink
 	draining atomic.Bool
+	// handlers counts requests being handled; upgrades tracks their
+	// upgraded connections, which http.Server.Shutdown does not.
+	handlers sync.WaitGroup
+	upgrades upgrade.Tracker
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -41,7 +48,7 @@ type Gateway struct {
 
 // New returns a gateway with no state yet; call Build and Swap before
 // serving. Audit events go to sink.
-func New(m *metrics.Metrics, log *slog.Logger, sink *audit.Writer) *Gateway {
+func New(m *metrics.Metrics, log *slog.Logger, sink audit.Sink) *Gateway {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return &Gateway{metrics: m, log: log, audit: sink, idPrefix: hex.EncodeToString(b[:])}
@@ -87,6 +94,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RemoteAddr: r.RemoteAddr, Decision: audit.Deny,
 	}
 	g.metrics.InFlight(1)
+	g.handlers.Add(1)
+	defer g.handlers.Done()
 	defer func() {
 		g.metrics.InFlight(-1)
 		x.finish(start)
@@ -120,6 +129,8 @@ type exchange struct {
 	// clusterLabel is the metrics label: the cluster only once the caller
 	// is known to have a role on it, so metrics never enumerate clusters.
 	clusterLabel string
+	// ticket holds the request's abuse-limit slots until finish.
+	ticket limit.Ticket
 }
 
 func (x *exchange) deny(status int, code, reason, msg string) {
@@ -172,6 +183,9 @@ func (x *exchange) serve() {
 	}
 	x.ev.Role = role.String()
 	x.clusterLabel = cluster.Key
+	if !x.admit(id.User, cluster.Key) {
+		return
+	}
 
 	if req.Action == authz.ActionJobsStop {
 		req.Action = x.ownerAction(cluster, id.User, req.JobID)
@@ -201,6 +215,9 @@ func (x *exchange) serve() {
 		if !x.stampOwner(id.User, call) {
 			return
 		}
+	}
+	if !x.beforeForward(req.Action) {
+		return
 	}
 	x.ev.Decision = audit.Allow
 	x.st.Proxy.ServeHTTP(&x.w, r.WithContext(proxy.WithCall(r.Context(), call)))
@@ -321,10 +338,8 @@ func (x *exchange) finish(start time.Time) {
 	if ev.Status >= 500 && ev.Decision == audit.Allow && ev.Reason == "" {
 		ev.Reason = "upstream error"
 	}
-	if err := x.g.audit.Write(ev); err != nil {
-		x.g.metrics.AuditError()
-		x.g.log.Error("audit write failed", "request_id", ev.RequestID, "error", err)
-	}
+	x.ticket.Release()
+	_ = x.g.audit.Write(ev) // the sink logs and counts a failure
 	action := ev.Action
 	if action == "" {
 		action = "-"

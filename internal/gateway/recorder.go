@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+
+	"github.com/raygate/raygate/internal/upgrade"
 )
 
 // recorder remembers the status of the response it wraps, for the audit
@@ -12,6 +14,10 @@ type recorder struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
+	// upgrades, when set, tracks a hijacked connection (websocket: it
+	// speaks WebSocket framing).
+	upgrades  *upgrade.Tracker
+	websocket bool
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -48,6 +54,9 @@ func (r *recorder) Flush() {
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil {
+		if r.upgrades != nil {
+			c, rw = r.upgrades.Track(c, rw, r.websocket)
+		}
 		r.hijacked = true
 		if r.status == 0 {
 			r.status = http.StatusSwitchingProtocols

@@ -11,6 +11,7 @@ import (
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
 )
@@ -32,6 +33,7 @@ type State struct {
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
 	limits    config.BodyLimits
+	limiter   *limit.Limiter // nil: no abuse limits
 }
 
 // KeySets returns the OIDC key sets by issuer.
@@ -97,6 +99,11 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	}
 	st.Registry = reg
 
+	if prev != nil && reflect.DeepEqual(prev.Config.Limits, cfg.Limits) {
+		st.limiter = prev.limiter // keep the counts of requests in flight
+	} else {
+		st.limiter = limit.New(cfg.Limits)
+	}
 	if prev != nil && reflect.DeepEqual(prev.Config.Proxy, cfg.Proxy) {
 		st.transport, st.Proxy = prev.transport, prev.Proxy
 	} else {
