@@ -119,7 +119,8 @@ type Conn struct {
 	websocket bool
 
 	closing atomic.Bool // a close frame is due at the next frame boundary
-	mu      sync.Mutex  // serializes writes with the close frame
+	closed  atomic.Bool
+	mu      sync.Mutex // serializes writes with the close frame
 	frames  frames
 	sent    bool // the close frame was sent
 	once    sync.Once
@@ -133,6 +134,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	if c.sent {
 		c.mu.Unlock()
+		if c.closed.Load() {
+			return 0, net.ErrClosed
+		}
 		return len(p), nil
 	}
 	n, err := c.Conn.Write(p)
@@ -156,6 +160,7 @@ func (c *Conn) CloseWrite() error {
 
 // Close closes the connection and forgets it.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	err := c.Conn.Close()
 	c.once.Do(func() { c.t.remove(c) })
 	return err
