@@ -1,16 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/config"
@@ -376,6 +380,88 @@ func TestLimitsOffByDefault(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		if r := h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", ""); r.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, r.StatusCode)
+		}
+	}
+}
+
+// TestSIGHUPReopensAuditFile: after the audit file is moved away, SIGHUP
+// reopens it, even when the config on disk does not load; no line is lost
+// or written twice.
+func TestSIGHUPReopensAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	auditPath := filepath.Join(dir, "audit.log")
+	h := newHarness(t)
+	sink, err := audit.Open(auditPath, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	orig, _ := os.ReadFile(h.path)
+	if err := os.WriteFile(h.path, append(orig, "audit:\n  file: "+auditPath+"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.g = New(h.m, slog.New(slog.NewTextHandler(io.Discard, nil)), sink)
+	st, err := h.g.Build(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.g.Swap(st, 0)
+	h.srv = httptest.NewServer(h.g)
+	t.Cleanup(h.srv.Close)
+	rl := &Reloader{Path: h.path, Gateway: h.g}
+	rl.Prime()
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go rl.Run(ctx, hup)
+
+	for i := 0; i < 3; i++ {
+		h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", "")
+	}
+	if err := os.Rename(auditPath, auditPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.path, []byte("not: [valid"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- syscall.SIGHUP
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(auditPath); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("audit file not reopened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 0; i < 2; i++ {
+		h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", "")
+	}
+	count := func(p string) (n int, ids map[string]bool) {
+		b, _ := os.ReadFile(p)
+		ids = map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e audit.Event
+			if json.Unmarshal([]byte(l), &e) == nil {
+				n++
+				ids[e.RequestID] = true
+			}
+		}
+		return n, ids
+	}
+	nOld, oldIDs := count(auditPath + ".1")
+	nNew, newIDs := count(auditPath)
+	if nOld != 3 || nNew != 2 {
+		t.Fatalf("%d lines in the rotated file and %d in the new one, want 3 and 2", nOld, nNew)
+	}
+	for id := range newIDs {
+		if oldIDs[id] {
+			t.Fatalf("%s written twice", id)
 		}
 	}
 }
