@@ -43,8 +43,12 @@ type Refusal struct {
 	RetryAfter time.Duration
 }
 
-// Reason is the refusal as an audit reason.
+// Reason is the refusal as an audit reason: "limit: user rate", "limit:
+// cluster concurrency", ..., "limit: too many users".
 func (r *Refusal) Reason() string {
+	if r.Kind == KindUsers {
+		return "limit: too many users"
+	}
 	return "limit: " + r.Scope + " " + r.Kind
 }
 

@@ -211,7 +211,7 @@ func TestMaxUsersBusy(t *testing.T) {
 		}
 		held[u] = tk
 	}
-	if refused == nil || refused.Kind != KindUsers || refused.Scope != ScopeUser {
+	if refused == nil || refused.Kind != KindUsers || refused.Scope != ScopeUser || refused.Reason() != "limit: too many users" {
 		t.Fatalf("no users refusal with %d busy users: %+v", len(held), refused)
 	}
 	for _, tk := range held {
