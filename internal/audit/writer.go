@@ -52,6 +52,7 @@ type Writer struct {
 	file         string   // "-" for stdout or a writer given to New
 	pending      [][]byte // encoded lines (or the rest of one) not written yet, oldest first
 	pendingBytes int
+	closed       bool
 
 	healthy atomic.Bool
 }
@@ -132,15 +133,20 @@ func (s *Writer) Reopen(file string) error {
 	file = normalize(file)
 	s.mu.Lock()
 	same := s.file == "-" && file == "-"
+	closed := s.closed
 	s.mu.Unlock()
-	if same {
-		return nil // stdout needs no reopening
+	if same || closed {
+		return nil // stdout needs no reopening; a closed sink stays closed
 	}
 	t, err := openTarget(file)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return t.close()
+	}
 	old := s.t
 	s.t, s.file = t, file
 	s.mu.Unlock()
@@ -333,7 +339,8 @@ func (s *Writer) Run(ctx context.Context, interval time.Duration) {
 
 // Close writes what is kept (one attempt), syncs and closes the file, if
 // the sink opened one. Events still unwritten are counted as dropped and
-// reported in the error. Later writes go nowhere.
+// reported in the error. Later writes go nowhere, and Reopen and Retry do
+// nothing.
 func (s *Writer) Close() error {
 	s.mu.Lock()
 	t := s.t
@@ -347,6 +354,7 @@ func (s *Writer) Close() error {
 		s.pending, s.pendingBytes = nil, 0
 	}
 	s.t = newTarget(io.Discard, nil)
+	s.closed = true
 	s.mu.Unlock()
 	if t.syncable {
 		if err := t.f.Sync(); err != nil {

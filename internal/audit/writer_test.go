@@ -320,3 +320,21 @@ func TestCloseWritesKeptEvents(t *testing.T) {
 		t.Fatalf("close of a failing sink: %v, dropped %d", err, obs.dropped.Load())
 	}
 }
+
+func TestClosedStaysClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Reopen(path); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Write(&Event{RequestID: "late"})
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Fatalf("a closed sink wrote %q after Reopen", b)
+	}
+}

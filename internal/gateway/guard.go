@@ -15,8 +15,10 @@ import (
 // user to cluster. It answers 429 with Retry-After and returns false when a
 // limit refuses; otherwise the request holds its slots until finish.
 func (x *exchange) admit(user, cluster string) bool {
-	stream := isUpgrade(x.r)
-	t, ref := x.st.limiter.Admit(user, cluster, stream, time.Now())
+	if x.st.limiter == nil {
+		return true
+	}
+	t, ref := x.st.limiter.Admit(user, cluster, isUpgrade(x.r), time.Now())
 	if ref != nil {
 		x.g.metrics.Limited(cluster, ref.Scope, ref.Kind)
 		x.w.Header().Set("Retry-After", ref.RetryAfterSeconds())
