@@ -275,21 +275,27 @@ func TestIdentityProviderDown(t *testing.T) {
 			t.Fatalf("with Dex down, request %d: %d %s", i, c, body)
 		}
 	}
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+forgedToken(t, dex.Issuer))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
-		t.Fatalf("unknown key with Dex down: %d %q, want 401", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-	}
-	if v := metric(t, g, `raygate_authentication_failures_total{reason="unknown_key"}`); v != "1" {
-		t.Fatalf("unknown_key failures counted %q, want 1", v)
-	}
-	if v := metric(t, g, `raygate_oidc_keyset_fetches_total{issuer="`+dex.Issuer+`",result="failure"}`); v == "" {
-		t.Fatal("the failed key set fetch is not counted")
+	// Tokens naming a key raygate does not hold fail closed. Once the
+	// refetch interval (10s) has passed, such a token makes raygate try
+	// Dex again; that fails, is counted, and the token is still refused.
+	forged := 0
+	eventually(t, "a failed key set fetch", func() bool {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+forgedToken(t, dex.Issuer))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		forged++
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+			t.Fatalf("unknown key with Dex down: %d %q, want 401", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		time.Sleep(time.Second)
+		return metric(t, g, `raygate_oidc_keyset_fetches_total{issuer="`+dex.Issuer+`",result="failure"}`) != ""
+	})
+	if v := metric(t, g, `raygate_authentication_failures_total{reason="unknown_key"}`); v != fmt.Sprint(forged) {
+		t.Fatalf("unknown_key failures counted %q, want %d", v, forged)
 	}
 	if c, _ := get(t, url, alice); c != 200 {
 		t.Fatalf("after the unknown key: %d", c)
@@ -467,5 +473,68 @@ func TestAbuseLimits(t *testing.T) {
 	}
 	if v := metric(t, g, `raygate_limited_requests_total{cluster="team-a/ray1",limit="rate",scope="user"}`); v != "1" {
 		t.Fatalf("limited requests counted %q", v)
+	}
+}
+
+// TestInvalidConfigUnderLoad: invalid configs written over the file while
+// requests flow to a real Ray head are refused one after the other; no
+// request fails and the old config stays in force.
+func TestInvalidConfigUnderLoad(t *testing.T) {
+	g := extraGateway(t, "bad-reloads", nil)
+	alice, eve := token(t, "alice@example.com"), token(t, "eve@example.com")
+	orig, _ := os.ReadFile(g.ConfigPath)
+	valid := string(orig)
+	stop := make(chan struct{})
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				bearer, want := alice, 200
+				if i%3 == 0 {
+					bearer, want = eve, 404 // eve has no role on team-a
+				}
+				req, _ := http.NewRequest("GET", g.URL+"/clusters/team-a/ray1/api/version", nil)
+				req.Header.Set("Authorization", "Bearer "+bearer)
+				resp, err := client.Do(req)
+				sent.Add(1)
+				if err != nil || resp.StatusCode != want {
+					failed.Add(1)
+					t.Errorf("request during refused reloads: %v %v", err, resp)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	bad := []string{
+		valid + "clusters: [\n",
+		valid + "not_a_field: 1\n",
+		strings.Replace(valid, "role: developer", "role: owner", 1),
+		strings.Replace(valid, "{role: viewer, groups: [team-a-viewers]}", "{role: viewer, groups: [team-a-viewers]}\n      - {role: admin, users: [eve@example.com]}", 1) + "limits: {perUser: {requestsPerSecond: -1}}\n",
+		"",
+	}
+	for i, text := range bad {
+		writeAtomic(t, g.ConfigPath, text)
+		eventually(t, fmt.Sprintf("refused reload %d", i+1), func() bool {
+			return metric(t, g, `raygate_config_reloads_total{result="failure"}`) == fmt.Sprint(i+1)
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || sent.Load() == 0 {
+		t.Fatalf("%d of %d requests failed", failed.Load(), sent.Load())
+	}
+	if c, _ := get(t, g.URL+"/clusters/team-a/ray1/api/version", eve); c != 404 {
+		t.Fatalf("eve after the refused reloads: %d, want the old config (404)", c)
 	}
 }
