@@ -247,3 +247,29 @@ func TestConcurrentAdmitRelease(t *testing.T) {
 		t.Fatalf("cluster left %+v", st)
 	}
 }
+
+// BenchmarkAdmit is the cost limits add to a request: one Admit and one
+// Release, user and cluster limits on, many users.
+func BenchmarkAdmit(b *testing.B) {
+	l := New(config.Limits{
+		PerUser:    config.Limit{RequestsPerSecond: 1e6, Burst: 1e6, ConcurrentRequests: 1000},
+		PerCluster: config.Limit{RequestsPerSecond: 1e6, Burst: 1e6, ConcurrentRequests: 100000},
+		MaxUsers:   100000,
+	})
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprint("user-", i, "@example.com")
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			tk, r := l.Admit(names[i%len(names)], "team-a/ray1", false, time.Now())
+			if r != nil {
+				b.Fatal(r)
+			}
+			tk.Release()
+			i++
+		}
+	})
+}
