@@ -44,7 +44,7 @@ run_unit() {
   step "unit tests"
   go test -json -count=1 ./... | summarize --name "unit tests" || return 1
   step "race detector on the request path"
-  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ \
+  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ ./internal/limit/ ./internal/upgrade/ \
     | summarize --name "race tests" || return 1
 }
 

@@ -13,7 +13,7 @@ import (
 func TestWriterFileAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
-	w, err := Open(path)
+	w, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","request_id":`...)
 	b = appendString(b, e.RequestID)
+	b = append(b, `,"stage":`...)
+	b = appendString(b, e.Stage)
 	b = append(b, `,"user":`...)
 	b = appendString(b, e.User)
 	b = append(b, `,"groups":[`...)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +42,9 @@ type KeySet struct {
 
 	keys atomic.Pointer[keySnapshot]
 
-	mu          sync.Mutex // serializes fetches
+	// fetching serializes fetches; a caller waits for a fetch under way
+	// only as long as its context allows.
+	fetching    chan struct{}
 	lastAttempt time.Time
 	bgRunning   atomic.Bool
 }
@@ -60,7 +61,7 @@ func NewKeySet(issuer, jwksURL, caFile string, observer Observer) (*KeySet, erro
 	if err != nil {
 		return nil, err
 	}
-	return &KeySet{issuer: issuer, jwksURL: jwksURL, client: client, observer: observer, now: time.Now}, nil
+	return &KeySet{issuer: issuer, jwksURL: jwksURL, client: client, observer: observer, now: time.Now, fetching: make(chan struct{}, 1)}, nil
 }
 
 func idpClient(caFile string) (*http.Client, error) {
@@ -129,10 +130,15 @@ func (k *KeySet) refreshInBackground() {
 
 // refresh fetches the key set unless another fetch happened within
 // MinKeyRefresh (force skips that limit); it returns the current snapshot
-// either way, and the fetch error if one happened.
+// either way, and the fetch error if one happened. A fetch under way (a
+// slow identity provider) is waited for only until ctx ends.
 func (k *KeySet) refresh(ctx context.Context, force bool) (*keySnapshot, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	select {
+	case k.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return k.keys.Load(), fmt.Errorf("authn: waiting for a key set fetch: %w", ctx.Err())
+	}
+	defer func() { <-k.fetching }()
 	now := k.now()
 	if !force && !k.lastAttempt.IsZero() && now.Sub(k.lastAttempt) < MinKeyRefresh {
 		return k.keys.Load(), errors.New("key set refresh rate-limited")
@@ -168,50 +174,87 @@ func (k *KeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 		}
 		jwksURL = doc.JWKSURI
 	}
-	var set jose.JSONWebKeySet
-	if err := k.getJSON(ctx, jwksURL, &set); err != nil {
+	body, err := k.get(ctx, jwksURL)
+	if err != nil {
 		return nil, fmt.Errorf("authn: key set: %w", err)
 	}
+	keys, err := ParseKeySet(body)
+	if err != nil {
+		return nil, fmt.Errorf("authn: key set from %s: %w", jwksURL, err)
+	}
+	return keys, nil
+}
+
+// ParseKeySet reads a JWK Set document and returns its public signing
+// keys. Keys that are not understood (an unknown key type, bad
+// parameters), symmetric or private keys, and keys meant for encryption
+// are skipped, as RFC 7517 section 5 asks; a document that is not a key set
+// or holds no usable key is an error, so a broken response never replaces
+// the keys in use.
+func ParseKeySet(body []byte) ([]jose.JSONWebKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("not a JWK set: %w", err)
+	}
 	var keys []jose.JSONWebKey
-	for _, key := range set.Keys {
+	skipped := 0
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if err := key.UnmarshalJSON(raw); err != nil {
+			skipped++
+			continue
+		}
 		if key.Use != "" && key.Use != "sig" {
+			skipped++
 			continue
 		}
 		if !key.Valid() || !key.IsPublic() {
+			skipped++
 			continue // never verify with a symmetric or private key
 		}
 		keys = append(keys, key)
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("authn: key set holds no public signing key")
+		return nil, fmt.Errorf("key set holds no public signing key (%d keys skipped)", skipped)
 	}
 	return keys, nil
 }
 
 func (k *KeySet) getJSON(ctx context.Context, url string, v any) error {
+	body, err := k.get(ctx, url)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// get fetches a document of at most maxDocument bytes.
+func (k *KeySet) get(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(body) > maxDocument {
-		return fmt.Errorf("GET %s: document larger than %d bytes", url, maxDocument)
+		return nil, fmt.Errorf("GET %s: document larger than %d bytes", url, maxDocument)
 	}
-	return json.Unmarshal(body, v)
+	return body, nil
 }
 
 // match returns the keys that fit a token's kid and alg.

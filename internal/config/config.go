@@ -33,8 +33,17 @@ type Config struct {
 	// Log configures raygate's own operational log (not the audit log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout bounds how long a stopping gateway waits for in-flight
-	// requests to finish. Default 30s.
+	// requests to finish, after ShutdownDelay. WebSockets still open then
+	// are closed. Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// ShutdownDelay is how long a stopping gateway keeps serving with
+	// /readyz failing before it stops accepting connections, so that load
+	// balancers and Kubernetes Endpoints stop sending it traffic first.
+	// Default 0s (stop accepting at once).
+	ShutdownDelay Duration `yaml:"shutdownDelay"`
+	// Limits are the abuse limits: request rate and concurrency per user
+	// and per cluster. Default: no limits.
+	Limits Limits `yaml:"limits"`
 	// Webhook, when set, makes `raygate serve` also serve the KubeRay
 	// admission webhook on its own TLS listener.
 	Webhook *Webhook `yaml:"webhook"`
@@ -195,9 +204,52 @@ type Binding struct {
 // Audit configures the audit log: one JSON object per request.
 type Audit struct {
 	// File is "-" for stdout, or a file path opened for append (mode 0600)
-	// and reopened on every reload, so a rotated file is picked up on
-	// SIGHUP. Default "-".
+	// and reopened on SIGHUP and every reload, so a rotated file is picked
+	// up. Default "-".
 	File string `yaml:"file"`
+	// OnFailure says what happens to a request that changes a cluster
+	// (jobs.submit, jobs.stop, jobs.stop.any, serve.deploy, and any other
+	// method than GET or HEAD) when its audit record cannot be written:
+	// "refuse" answers 503 and never forwards it; "continue" forwards it
+	// anyway. Reads are served either way. Default "refuse".
+	OnFailure string `yaml:"onFailure"`
+}
+
+// Audit failure policies.
+const (
+	AuditRefuse   = "refuse"
+	AuditContinue = "continue"
+)
+
+// Limits are the abuse limits, checked after authentication and routing
+// and before anything is sent to a cluster. A request over a limit is
+// answered 429 with Retry-After.
+type Limits struct {
+	// PerUser limits each authenticated user across all clusters.
+	PerUser Limit `yaml:"perUser"`
+	// PerCluster limits all users of one cluster together.
+	PerCluster Limit `yaml:"perCluster"`
+	// MaxUsers bounds how many users' limit state is kept at once. A user
+	// whose state is idle (no request in flight, request budget full) is
+	// forgotten without effect; a new user beyond MaxUsers busy ones is
+	// refused with 429. Default 100000.
+	MaxUsers int `yaml:"maxUsers"`
+}
+
+// Limit is one scope's limits; 0 turns a limit off.
+type Limit struct {
+	// RequestsPerSecond is the sustained request rate (a token bucket).
+	// Default 0 (no rate limit).
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	// Burst is how many requests may come at once above the rate (the
+	// bucket's size). Default: RequestsPerSecond rounded up, at least 1.
+	Burst int `yaml:"burst"`
+	// ConcurrentRequests bounds requests in flight, WebSockets excepted.
+	// Default 0 (no limit).
+	ConcurrentRequests int `yaml:"concurrentRequests"`
+	// ConcurrentStreams bounds open WebSockets (job log tails), which last
+	// as long as the stream. Default 0 (no limit).
+	ConcurrentStreams int `yaml:"concurrentStreams"`
 }
 
 // Proxy tunes the upstream connections and request limits.

@@ -81,6 +81,11 @@ func TestDefaults(t *testing.T) {
 		"log.level":         {c.Log.Level, "info"},
 		"log.format":        {c.Log.Format, "json"},
 		"shutdownTimeout":   {c.ShutdownTimeout.D(), DefaultShutdownTimeout},
+		"shutdownDelay":     {c.ShutdownDelay.D(), time.Duration(0)},
+		"audit.onFailure":   {c.Audit.OnFailure, AuditRefuse},
+		"limits.perUser":    {c.Limits.PerUser, Limit{}},
+		"limits.perCluster": {c.Limits.PerCluster, Limit{}},
+		"limits.maxUsers":   {c.Limits.MaxUsers, DefaultLimitMaxUsers},
 		"webhook (not set)": {c.Webhook == nil, true},
 	} {
 		if pair[0] != pair[1] {
@@ -97,6 +102,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if !filepath.IsAbs(full.Clusters[0].RayTokenFile) || !strings.HasSuffix(full.Clusters[0].RayTokenFile, "testdata/team-a.token") {
 		t.Errorf("rayTokenFile not resolved against the config's folder: %s", full.Clusters[0].RayTokenFile)
+	}
+	if l := full.Limits.PerCluster; l.Burst != 500 || l.RequestsPerSecond != 500 {
+		t.Errorf("limits.perCluster.burst default = %d, want the rate rounded up (500)", l.Burst)
 	}
 	if *full.Authentication.TokenCache.Size != 500 {
 		t.Errorf("tokenCache.size = %d", *full.Authentication.TokenCache.Size)

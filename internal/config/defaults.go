@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"path/filepath"
 	"time"
 )
@@ -34,6 +35,7 @@ const (
 	// settings may be raised to.
 	MaxRequestTargetLimit = 64 << 10
 	MaxHeaderLimit        = 1 << 20
+	DefaultLimitMaxUsers  = 100000
 )
 
 // DefaultAlgorithms are the signature algorithms accepted when an issuer
@@ -74,6 +76,13 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&tc.TTL, Duration(DefaultTokenCacheTTL))
 	setDefault(&c.Audit.File, "-")
+	setDefault(&c.Audit.OnFailure, AuditRefuse)
+	for _, l := range []*Limit{&c.Limits.PerUser, &c.Limits.PerCluster} {
+		if l.RequestsPerSecond > 0 && l.Burst == 0 && l.RequestsPerSecond < math.MaxInt32 {
+			l.Burst = max(1, int(math.Ceil(l.RequestsPerSecond)))
+		}
+	}
+	setDefault(&c.Limits.MaxUsers, DefaultLimitMaxUsers)
 	p := &c.Proxy
 	setDefault(&p.DialTimeout, Duration(DefaultDialTimeout))
 	setDefault(&p.ResponseHeaderTimeout, Duration(DefaultResponseHeaderTimeout))

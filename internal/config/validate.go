@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/raygate/raygate/internal/realip"
+	"time"
 )
 
 // Role names as written in the file, lowest first.
@@ -78,6 +80,12 @@ func (c *Config) validate(v *validator) {
 			v.errf("audit.file", "folder %s does not exist", filepath.Dir(c.Audit.File))
 		}
 	}
+	switch c.Audit.OnFailure {
+	case AuditRefuse, AuditContinue:
+	default:
+		v.errf("audit.onFailure", "must be %s or %s; got %q", AuditRefuse, AuditContinue, c.Audit.OnFailure)
+	}
+	c.Limits.validate(v)
 	p := c.Proxy
 	for name, d := range map[string]Duration{"dialTimeout": p.DialTimeout, "responseHeaderTimeout": p.ResponseHeaderTimeout, "idleConnTimeout": p.IdleConnTimeout} {
 		if d <= 0 {
@@ -104,6 +112,9 @@ func (c *Config) validate(v *validator) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		v.errf("shutdownTimeout", "must be positive")
+	}
+	if c.ShutdownDelay.D() > MaxShutdownDelay {
+		v.errf("shutdownDelay", "must be at most %s", MaxShutdownDelay)
 	}
 	if c.Webhook != nil {
 		c.Webhook.validate(v, "webhook")
@@ -402,5 +413,35 @@ func checkCAFile(v *validator, path, file string) {
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
 		v.errf(path, "holds no PEM certificate")
+	}
+}
+
+// MaxLimitRate bounds limits.*.requestsPerSecond and burst: larger values
+// are no limit at all and are more likely a typo.
+const MaxLimitRate = 1e6
+
+// MaxShutdownDelay bounds shutdownDelay.
+const MaxShutdownDelay = 5 * time.Minute
+
+func (l Limits) validate(v *validator) {
+	for name, s := range map[string]Limit{"perUser": l.PerUser, "perCluster": l.PerCluster} {
+		p := "limits." + name
+		if r := s.RequestsPerSecond; r < 0 || r > MaxLimitRate || math.IsNaN(r) {
+			v.errf(p+".requestsPerSecond", "must be between 0 (no limit) and %d", int(MaxLimitRate))
+		}
+		if s.Burst < 0 || s.Burst > MaxLimitRate {
+			v.errf(p+".burst", "must be between 0 and %d", int(MaxLimitRate))
+		} else if s.Burst > 0 && s.RequestsPerSecond == 0 {
+			v.errf(p+".burst", "needs requestsPerSecond (a burst above no rate limit means nothing)")
+		}
+		if s.ConcurrentRequests < 0 {
+			v.errf(p+".concurrentRequests", "must not be negative (0 is no limit)")
+		}
+		if s.ConcurrentStreams < 0 {
+			v.errf(p+".concurrentStreams", "must not be negative (0 is no limit)")
+		}
+	}
+	if l.MaxUsers < 0 {
+		v.errf("limits.maxUsers", "must not be negative")
 	}
 }

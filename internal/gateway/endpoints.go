@@ -17,12 +17,12 @@ func Healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// Readyz answers 200 when the gateway has a config in force and is not
-// draining, 503 otherwise.
+// Readyz answers 200 when the gateway has a config in force, is not
+// draining and its audit sink is writing; 503 otherwise.
 func (g *Gateway) Readyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if g.state.Load() == nil || g.draining.Load() {
+	if g.state.Load() == nil || g.draining.Load() || !g.audit.Healthy() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready\n"))
 		return

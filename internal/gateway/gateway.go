@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 	"github.com/raygate/raygate/internal/httpguard"
 	"github.com/raygate/raygate/internal/identity"
 	"github.com/raygate/raygate/internal/jobs"
+	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/upgrade"
 )
 
 // Gateway serves the public listener.
@@ -32,8 +35,12 @@ type Gateway struct {
 	state    atomic.Pointer[State]
 	metrics  *metrics.Metrics
 	log      *slog.Logger
-	audit    *audit.Writer
+	audit    audit.Sink
 	draining atomic.Bool
+	// handlers counts requests being handled; upgrades tracks their
+	// upgraded connections, which http.Server.Shutdown does not.
+	handlers sync.WaitGroup
+	upgrades upgrade.Tracker
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -41,7 +48,7 @@ type Gateway struct {
 
 // New returns a gateway with no state yet; call Build and Swap before
 // serving. Audit events go to sink.
-func New(m *metrics.Metrics, log *slog.Logger, sink *audit.Writer) *Gateway {
+func New(m *metrics.Metrics, log *slog.Logger, sink audit.Sink) *Gateway {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return &Gateway{metrics: m, log: log, audit: sink, idPrefix: hex.EncodeToString(b[:])}
@@ -87,6 +94,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RemoteAddr: st.proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")), Decision: audit.Deny,
 	}
 	g.metrics.InFlight(1)
+	g.handlers.Add(1)
+	defer g.handlers.Done()
 	defer func() {
 		g.metrics.InFlight(-1)
 		x.finish(start)
@@ -127,6 +136,8 @@ type exchange struct {
 	// clusterLabel is the metrics label: the cluster only once the caller
 	// is known to have a role on it, so metrics never enumerate clusters.
 	clusterLabel string
+	// ticket holds the request's abuse-limit slots until finish.
+	ticket limit.Ticket
 }
 
 func (x *exchange) deny(status int, code, reason, msg string) {
@@ -199,6 +210,10 @@ func (x *exchange) serve() {
 		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
 		return
 	}
+	// Abuse limits, before any call to the cluster (the owner lookup too).
+	if !x.admit(id.User, cluster.Key) {
+		return
+	}
 	if target.Rest == "" {
 		x.ev.Decision = audit.Allow
 		u := escaped + "/"
@@ -216,6 +231,9 @@ func (x *exchange) serve() {
 		return
 	}
 	if req.Body == authz.BodyJobSubmit && !x.submit(id.User) {
+		return
+	}
+	if !x.beforeForward(req.Action) {
 		return
 	}
 	x.ev.Decision = audit.Allow
@@ -265,10 +283,8 @@ func (x *exchange) finish(start time.Time) {
 	if ev.Status >= 500 && ev.Decision == audit.Allow && ev.Reason == "" {
 		ev.Reason = "upstream error"
 	}
-	if err := x.g.audit.Write(ev); err != nil {
-		x.g.metrics.AuditError()
-		x.g.log.Error("audit write failed", "request_id", ev.RequestID, "error", err)
-	}
+	x.ticket.Release()
+	_ = x.g.audit.Write(ev) // the sink logs and counts a failure
 	action := ev.Action
 	if action == "" {
 		action = "-"

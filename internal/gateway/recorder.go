@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/raygate/raygate/internal/httpguard"
+	"github.com/raygate/raygate/internal/upgrade"
 )
 
 // recorder remembers the status of the response it wraps, for the audit
@@ -14,6 +15,10 @@ type recorder struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
+	// upgrades, when set, tracks a hijacked connection (websocket: it
+	// speaks WebSocket framing).
+	upgrades  *upgrade.Tracker
+	websocket bool
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -51,6 +56,9 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil {
 		httpguard.Hijacked(c)
+		if r.upgrades != nil {
+			c, rw = r.upgrades.Track(c, rw, r.websocket)
+		}
 		r.hijacked = true
 		if r.status == 0 {
 			r.status = http.StatusSwitchingProtocols

@@ -49,7 +49,10 @@ func (rl *Reloader) Run(ctx context.Context, hup <-chan os.Signal) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			_ = rl.Reload("signal")
+			if rl.Reload("signal") != nil {
+				// Rotation must not wait for a valid config.
+				rl.reopenAudit()
+			}
 		case <-tick:
 			if d := rl.filesDigest(); d != rl.digest {
 				_ = rl.Reload("file change")
@@ -100,12 +103,33 @@ func (rl *Reloader) reload() error {
 			return err
 		}
 	}
-	if err := g.audit.Reopen(cfg.Audit.File); err != nil {
-		return err
+	if r, ok := g.audit.(reopener); ok {
+		if err := r.Reopen(cfg.Audit.File); err != nil {
+			return err
+		}
 	}
 	g.Swap(st, cfg.ShutdownTimeout.D()+time.Minute)
 	commit()
 	return nil
+}
+
+// reopener is a sink writing to a file that can be reopened after
+// rotation.
+type reopener interface{ Reopen(file string) error }
+
+// reopenAudit reopens the audit file of the config in force.
+func (rl *Reloader) reopenAudit() {
+	g := rl.Gateway
+	r, ok := g.audit.(reopener)
+	if !ok || g.State() == nil {
+		return
+	}
+	file := g.State().Config.Audit.File
+	if err := r.Reopen(file); err != nil {
+		g.log.Error("audit file not reopened", "file", file, "error", err)
+		return
+	}
+	g.log.Info("audit file reopened", "file", file)
 }
 
 // restartOnly refuses changes that only a restart can apply.

@@ -12,6 +12,7 @@ import (
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
 	"github.com/raygate/raygate/internal/jobs"
+	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/realip"
 	"github.com/raygate/raygate/internal/route"
@@ -38,6 +39,7 @@ type State struct {
 	limits    config.BodyLimits
 	// proxies are the proxies whose X-Forwarded-For names the client.
 	proxies realip.Trusted
+	limiter *limit.Limiter // nil: no abuse limits
 }
 
 // KeySets returns the OIDC key sets by issuer.
@@ -108,6 +110,11 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	}
 	st.Registry = reg
 
+	if prev != nil && reflect.DeepEqual(prev.Config.Limits, cfg.Limits) {
+		st.limiter = prev.limiter // keep the counts of requests in flight
+	} else {
+		st.limiter = limit.New(cfg.Limits)
+	}
 	if prev != nil && reflect.DeepEqual(prev.Config.Proxy, cfg.Proxy) {
 		st.transport, st.Proxy = prev.transport, prev.Proxy
 	} else {

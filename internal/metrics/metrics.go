@@ -26,6 +26,7 @@ type Metrics struct {
 	tokenCache     *prometheus.CounterVec
 	keySetFetches  *prometheus.CounterVec
 	auditErrors    prometheus.Counter
+	rel            reliability
 }
 
 // New registers raygate's collectors, plus Go runtime and process metrics,
@@ -72,9 +73,11 @@ func New() *Metrics {
 		}, []string{"issuer", "result"}),
 		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "raygate_audit_write_errors_total",
-			Help: "Audit events that could not be written.",
+			Help: "Failed audit writes (each failed attempt, retries included).",
 		}),
+		rel: newReliability(),
 	}
+	m.registry.MustRegister(m.rel.collectors()...)
 	m.registry.MustRegister(m.requests, m.duration, m.inflight, m.authnFailures, m.upstreamErrors,
 		m.reloads, m.lastReload, m.tokenCache, m.keySetFetches, m.auditErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -128,9 +131,6 @@ func (m *Metrics) Reload(ok bool) {
 	m.reloads.WithLabelValues("failure").Inc()
 }
 
-// AuditError records an audit event that could not be written.
-func (m *Metrics) AuditError() { m.auditErrors.Inc() }
-
 // TokenCacheResult implements authn.Observer.
 func (m *Metrics) TokenCacheResult(hit bool) {
 	if hit {
@@ -147,4 +147,5 @@ func (m *Metrics) KeySetFetch(issuer string, err error) {
 		return
 	}
 	m.keySetFetches.WithLabelValues(issuer, "success").Inc()
+	m.rel.keySetLastUpdate.WithLabelValues(issuer).SetToCurrentTime()
 }

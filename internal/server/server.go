@@ -45,11 +45,17 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	logger := NewLogger(cfg.Log, opts.Stderr)
 	tuneGC()
 	m := metrics.New()
-	sink, err := audit.Open(cfg.Audit.File)
+	sink, err := audit.Open(cfg.Audit.File, audit.Options{Log: logger, Observer: m})
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
+	defer func() {
+		// After every handler finished: what is still kept is written
+		// and the file synced.
+		if err := sink.Close(); err != nil {
+			logger.Error("audit log not fully written at exit", "error", err)
+		}
+	}()
 
 	g := gateway.New(m, logger, sink)
 	st, err := g.Build(cfg, nil)
@@ -131,6 +137,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	rl := &gateway.Reloader{Path: path, Gateway: g, Interval: opts.ReloadInterval, Prepare: adm.prepare}
 	rl.Prime()
 	go rl.Run(rctx, hup)
+	go sink.Run(rctx, audit.DefaultRetryInterval)
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -155,10 +162,27 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 		logger.Error("listener failed", "error", serveErr)
 	}
 
-	// Drain: fail readiness, stop accepting, let in-flight requests finish.
+	drain(g, servers, logger)
+	logger.Info("raygate stopped")
+	return serveErr
+}
+
+// drainGrace is how long, past shutdownTimeout, handlers of connections
+// closed at the deadline get to finish and write their audit lines.
+const drainGrace = 5 * time.Second
+
+// drain stops the servers in order: /readyz fails first; the listeners keep
+// accepting for shutdownDelay, so load balancers take the gateway out of
+// rotation before it stops; then they stop accepting, in-flight requests
+// get up to shutdownTimeout to finish and WebSockets are sent a close
+// frame; what is left then is closed.
+func drain(g *gateway.Gateway, servers []*http.Server, logger *slog.Logger) {
+	cfg := g.State().Config
 	g.Drain()
-	logger.Info("raygate draining", "timeout", g.State().Config.ShutdownTimeout.D().String())
-	sctx, cancel := context.WithTimeout(context.Background(), g.State().Config.ShutdownTimeout.D())
+	logger.Info("raygate draining", "delay", cfg.ShutdownDelay.D().String(), "timeout", cfg.ShutdownTimeout.D().String())
+	time.Sleep(cfg.ShutdownDelay.D())
+	logger.Info("raygate no longer accepting connections")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, srv := range servers {
@@ -166,14 +190,24 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 		go func() {
 			defer wg.Done()
 			if err := srv.Shutdown(sctx); err != nil {
-				logger.Warn("shutdown incomplete", "error", err)
+				logger.Warn("shutdown incomplete: closing the remaining connections", "error", err)
 				_ = srv.Close()
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := g.Shutdown(sctx); err != nil {
+			logger.Warn("upgraded connections still open at the deadline were closed", "error", err)
+		}
+	}()
 	wg.Wait()
-	logger.Info("raygate stopped")
-	return serveErr
+	gctx, gcancel := context.WithTimeout(context.Background(), drainGrace)
+	defer gcancel()
+	if err := g.Shutdown(gctx); err != nil {
+		logger.Error("request handlers still running at exit", "error", err)
+	}
 }
 
 // DefaultGCPercent is the garbage collector target raygate runs with

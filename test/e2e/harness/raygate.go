@@ -25,6 +25,9 @@ type GatewayConfig struct {
 	Clusters []ClusterConfig
 	// APIKeys are extra `authentication.apiKeys` entries, as YAML list items.
 	APIKeys []string
+	// AuthExtra is added inside `authentication:` as is (lines indented
+	// by two spaces, e.g. "  tokenCache: {size: 0}\n").
+	AuthExtra string
 	// Extra is appended to the file as is (top-level YAML).
 	Extra string
 }
@@ -50,6 +53,7 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 			fmt.Fprintf(&b, "    - %s\n", k)
 		}
 	}
+	b.WriteString(c.AuthExtra)
 	b.WriteString("clusters:\n")
 	for _, cl := range c.Clusters {
 		fmt.Fprintf(&b, "  - namespace: %s\n    name: %s\n    upstream: %s\n", cl.Namespace, cl.Name, cl.Upstream)
