@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/raygate/raygate/internal/lint"
 	"github.com/raygate/raygate/internal/manifest"
@@ -95,13 +98,15 @@ func comments(data []byte) []string {
 func assertSameKeysInOrder(t *testing.T, in, out []byte) {
 	t.Helper()
 	keys := func(b []byte) []string {
-		docs, err := manifest.Parse(b)
+		f, err := manifest.Read(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ks []string
-		for _, d := range docs {
-			ks = append(ks, flatten("", d.Root())...)
+		for _, d := range f.Docs {
+			if d.Node != nil {
+				ks = append(ks, flatten("", d.Node)...)
+			}
 		}
 		return ks
 	}
@@ -119,6 +124,31 @@ func assertSameKeysInOrder(t *testing.T, in, out []byte) {
 			return
 		}
 	}
+}
+
+// flatten lists the field paths of n in document order.
+func flatten(prefix string, n *yaml.Node) []string {
+	if n == nil {
+		return nil
+	}
+	var out []string
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = append(out, flatten(prefix, c)...)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := prefix + "." + n.Content[i].Value
+			out = append(out, p)
+			out = append(out, flatten(p, n.Content[i+1])...)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = append(out, flatten(fmt.Sprintf("%s[%d]", prefix, i), c)...)
+		}
+	}
+	return out
 }
 
 func TestFixes(t *testing.T) {
