@@ -109,7 +109,13 @@ func spellFlowNulls(n *yaml.Node, flow bool, seen map[*yaml.Node]bool) {
 		return
 	}
 	flow = flow || n.Style&yaml.FlowStyle != 0
-	for _, c := range n.Content {
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 && IsMergeKey(c) && !isTagged(c) {
+			// yaml.v3 would write a merge key as "!!merge <<"; untagged,
+			// a plain << is read as a merge key again.
+			c.Tag = ""
+			continue
+		}
 		spellFlowNulls(c, flow, seen)
 	}
 }

@@ -132,8 +132,7 @@ func (r *jsonReader) object(depth int) (*Value, error) {
 		key, _ := tok.(string)
 		kpos := r.lines.pos(at)
 		if prev, dup := seen[key]; dup && !r.lastWins {
-			return nil, &ParseError{Line: kpos.Line, Msg: fmt.Sprintf(
-				"duplicate key %q (also at line %d): kubectl keeps the last one and other tools the first, so raygate refuses the file", key, prev.Line)}
+			return nil, duplicateKey(key, kpos, prev)
 		}
 		seen[key] = kpos
 		val, err := r.value(depth + 1)

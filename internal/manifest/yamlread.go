@@ -346,8 +346,7 @@ func (d *decoder) mapping(n *yaml.Node, mb *mapBuilder, depth int) error {
 		}
 		pos := posOf(k)
 		if prev, dup := seen[goKey]; dup && !d.lastWins {
-			return &ParseError{Line: pos.Line, Msg: fmt.Sprintf(
-				"duplicate key %q (also at line %d): kubectl keeps the last one and other tools the first, so raygate refuses the file", name, prev.Line)}
+			return duplicateKey(name, pos, prev)
 		}
 		seen[goKey] = pos
 		if o, ok := mb.keys[name]; ok && o.goKey != goKey {
@@ -363,6 +362,16 @@ func (d *decoder) mapping(n *yaml.Node, mb *mapBuilder, depth int) error {
 		mb.v.Put(name, val)
 	}
 	return nil
+}
+
+// duplicateKey refuses a key written twice in one mapping.
+func duplicateKey(name string, at, prev Pos) error {
+	where := fmt.Sprintf("line %d", prev.Line)
+	if prev.Line == at.Line {
+		where = fmt.Sprintf("column %d", prev.Column)
+	}
+	return &ParseError{Line: at.Line, Msg: fmt.Sprintf(
+		"duplicate key %q (also at %s): kubectl keeps the last one and other tools the first, so raygate refuses the file", name, where)}
 }
 
 func describeKey(k *yaml.Node) string {
