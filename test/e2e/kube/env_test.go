@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -42,6 +43,7 @@ var (
 	envOnce sync.Once
 	env     *envtest.Environment
 	kc      client.Client
+	restCfg *rest.Config
 	envErr  error
 )
 
@@ -76,6 +78,7 @@ func apiServer(t *testing.T) client.Client {
 			env = nil
 			return
 		}
+		restCfg = cfg
 		scheme := runtime.NewScheme()
 		_ = clientgoscheme.AddToScheme(scheme)
 		_ = apiextensionsv1.AddToScheme(scheme)
@@ -155,6 +158,19 @@ func readGzip(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return io.ReadAll(zr)
+}
+
+// asUser returns a client that acts as user (in groups), impersonated by
+// the test's administrator.
+func asUser(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(restCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: kc.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // restrictedNamespace creates a namespace enforcing Pod Security restricted
