@@ -25,6 +25,7 @@ func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest
 			"enableIngress: true makes KubeRay create an Ingress to the dashboard and Jobs API, which run any command a request asks for; set it to false and publish the dashboard through raygate")
 	}
 	c.checkAuth(cs, templates, decoded, ci)
+	c.checkClusterSecrets(cs)
 	if manifest.AutoscalingEnabled(cs.Value) {
 		c.checkAutoscaler(cs, head)
 		if img := cs.Value.Lookup("autoscalerOptions.image"); img.IsString() {

@@ -60,7 +60,10 @@ func (c *checker) checkReach(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	for i, v := range spec.Volumes {
 		vp := sp.Key("volumes").Index(i)
 		if v.Secret != nil {
-			c.secretRef(t, v.Secret.SecretName, vp.Key("secret").Key("secretName"), fmt.Sprintf("volume %q mounts", v.Name))
+			c.secretRef(t.Describe()+" pod", v.Secret.SecretName, vp.Key("secret").Key("secretName"), fmt.Sprintf("volume %q mounts", v.Name))
+		}
+		if v.CSI != nil && v.CSI.NodePublishSecretRef != nil {
+			c.secretRef(t.Describe()+" pod", v.CSI.NodePublishSecretRef.Name, vp.Key("csi").Key("nodePublishSecretRef").Key("name"), fmt.Sprintf("CSI volume %q hands its driver", v.Name))
 		}
 		if v.Projected == nil {
 			continue
@@ -68,7 +71,7 @@ func (c *checker) checkReach(t manifest.Template, pt *corev1.PodTemplateSpec) {
 		for j, src := range v.Projected.Sources {
 			sp := vp.Key("projected").Key("sources").Index(j)
 			if src.Secret != nil {
-				c.secretRef(t, src.Secret.Name, sp.Key("secret").Key("name"), fmt.Sprintf("projected volume %q holds", v.Name))
+				c.secretRef(t.Describe()+" pod", src.Secret.Name, sp.Key("secret").Key("name"), fmt.Sprintf("projected volume %q holds", v.Name))
 			}
 			if tok := src.ServiceAccountToken; tok != nil {
 				aud := tok.Audience
@@ -88,12 +91,12 @@ func (c *checker) checkReach(t manifest.Template, pt *corev1.PodTemplateSpec) {
 			cp := sp.Key(l.name).Index(i)
 			for k, ef := range ctr.EnvFrom {
 				if ef.SecretRef != nil {
-					c.secretRef(t, ef.SecretRef.Name, cp.Key("envFrom").Index(k).Key("secretRef").Key("name"), fmt.Sprintf("container %q reads every key of", ctr.Name))
+					c.secretRef(t.Describe()+" pod", ef.SecretRef.Name, cp.Key("envFrom").Index(k).Key("secretRef").Key("name"), fmt.Sprintf("container %q reads every key of", ctr.Name))
 				}
 			}
 			for k, e := range ctr.Env {
 				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-					c.secretRef(t, e.ValueFrom.SecretKeyRef.Name, cp.Key("env").Index(k).Key("valueFrom").Key("secretKeyRef").Key("name"),
+					c.secretRef(t.Describe()+" pod", e.ValueFrom.SecretKeyRef.Name, cp.Key("env").Index(k).Key("valueFrom").Key("secretKeyRef").Key("name"),
 						fmt.Sprintf("container %q reads %s from", ctr.Name, e.Name))
 				}
 			}
@@ -101,11 +104,42 @@ func (c *checker) checkReach(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	}
 }
 
+// checkClusterSecrets reports the Secrets a RayClusterSpec makes KubeRay
+// put into the cluster's pods: the token Secret authOptions.secretName
+// names (its token lands in every Ray container's environment), the GCS
+// fault tolerance's Redis credentials (the head's environment), and the
+// autoscaler container's env and envFrom.
+func (c *checker) checkClusterSecrets(cs manifest.ClusterSpec) {
+	if n := cs.Value.Lookup("authOptions.secretName"); n.IsString() && n.Str() != "" {
+		c.secretRef("the cluster", n.Str(), cs.Path.Join(path("authOptions.secretName")), "authOptions.secretName puts into every Ray pod the token of")
+	}
+	for _, cred := range []string{"redisPassword", "redisUsername"} {
+		p := path("gcsFaultToleranceOptions." + cred + ".valueFrom.secretKeyRef.name")
+		if n := cs.Value.At(p); n.IsString() {
+			c.secretRef("head pod", n.Str(), cs.Path.Join(p), "gcsFaultToleranceOptions."+cred+" puts into the head's environment")
+		}
+	}
+	if !manifest.AutoscalingEnabled(cs.Value) {
+		return
+	}
+	opts := cs.Value.Get("autoscalerOptions")
+	for k, ef := range opts.Get("envFrom").Items() {
+		if n := ef.Lookup("secretRef.name"); n.IsString() {
+			c.secretRef("head pod", n.Str(), cs.Path.Join(path(fmt.Sprintf("autoscalerOptions.envFrom[%d].secretRef.name", k))), "the autoscaler container reads every key of")
+		}
+	}
+	for k, e := range opts.Get("env").Items() {
+		if n := e.Lookup("valueFrom.secretKeyRef.name"); n.IsString() {
+			c.secretRef("head pod", n.Str(), cs.Path.Join(path(fmt.Sprintf("autoscalerOptions.env[%d].valueFrom.secretKeyRef.name", k))), "the autoscaler container reads "+e.Get("name").Str()+" from")
+		}
+	}
+}
+
 // secretRef reports a reference to a Secret: a warning, or an error when
 // the Secret is protected (by the tenants file, or as another Ray
 // cluster's token Secret in the same files).
-func (c *checker) secretRef(t manifest.Template, name string, field manifest.Path, what string) {
-	msg := fmt.Sprintf("%s pod: %s Secret %q: code in the pod (any Ray job) can read it", t.Describe(), what, name)
+func (c *checker) secretRef(who, name string, field manifest.Path, what string) {
+	msg := fmt.Sprintf("%s: %s Secret %q: code in the pod (any Ray job) can read it", who, what, name)
 	sev := SeverityWarning
 	if owner, ok := c.tokens[name]; ok && owner != (tokenOwner{manifest.CanonicalKind(c.o.Kind), c.o.Name}) {
 		sev = SeverityError

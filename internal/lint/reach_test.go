@@ -71,6 +71,14 @@ func TestReachRules(t *testing.T) {
 			want: []sev{{RuleTenantNamespace, "metadata.namespace", "warning"}}, notWant: []string{RuleServiceAccount}},
 		{name: "--namespace places objects without one", yaml: strings.Replace(reachCluster("a", "        serviceAccountName: x\n"), ", namespace: team-a", "", 1),
 			opts: Options{Tenants: tf, Namespace: "team-a"}, want: []sev{{RuleServiceAccount, head + "serviceAccountName", "error"}}},
+		{name: "Secrets KubeRay puts into the pods", yaml: strings.Replace(reachCluster("a", ""), "  authOptions: {mode: token}\n",
+			"  authOptions: {mode: token, secretName: key-admin}\n  gcsFaultToleranceOptions: {redisAddress: \"r:6379\", redisPassword: {valueFrom: {secretKeyRef: {name: redis, key: p}}}}\n  enableInTreeAutoscaling: true\n  autoscalerOptions: {envFrom: [{secretRef: {name: as-env}}]}\n", 1),
+			opts: Options{Tenants: tf},
+			want: []sev{
+				{RuleSecretReference, "spec.authOptions.secretName", "error"},
+				{RuleSecretReference, "spec.gcsFaultToleranceOptions.redisPassword.valueFrom.secretKeyRef.name", "warning"},
+				{RuleSecretReference, "spec.autoscalerOptions.envFrom[0].secretRef.name", "warning"},
+			}},
 		{name: "another cluster's Ray token in the same files", yaml: reachCluster("b", "") + "---\n" + strings.Replace(reachCluster("key-secret", ""), "env-secret", "b", 1),
 			want: []sev{{RuleSecretReference, head + "containers[0].envFrom[0].secretRef.name", "error"}}},
 	}

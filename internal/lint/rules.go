@@ -100,7 +100,7 @@ var rgRules = []Rule{
 		Summary: "(with --tenants) a pod template's serviceAccountName (or deprecated serviceAccount) is not one of the tenant's serviceAccounts: every Ray job in the pod gets that account's Kubernetes permissions, such as another cluster's autoscaler account, which deletes pods and changes RayClusters",
 		Fix:     "leave serviceAccountName unset or use one of the tenant's service accounts (default ray, which render creates without a token)"},
 	{ID: RuleSecretReference, Severity: SeverityWarning,
-		Summary: "a pod template mounts a Secret (secret or projected volume) or reads one (envFrom, env valueFrom): any Ray job in the pod can read it; an error when the tenants file protects the Secret (protectedSecrets) or when it is the Ray token Secret of another RayCluster in the same files",
+		Summary: "a pod template mounts a Secret (secret or projected volume, a CSI volume's nodePublishSecretRef) or reads one (envFrom, env valueFrom), or the cluster spec makes KubeRay put one into its pods (authOptions.secretName, gcsFaultToleranceOptions Redis credentials, autoscalerOptions env and envFrom): any Ray job in the pod can read it; an error when the tenants file protects the Secret (protectedSecrets) or when it is the Ray token Secret of another RayCluster in the same files",
 		Fix:     "mount only the Secrets the workload needs; never another cluster's Ray token"},
 	{ID: RuleSATokenProjected, Severity: SeverityWarning,
 		Summary: "a projected volume holds a service-account token: code in the pod (any Ray job) can act as the pod's service account, even with automountServiceAccountToken: false",
