@@ -38,6 +38,9 @@ var adversarialExpect = map[string]struct {
 		{"PSS-privileged", "items[0].spec.headGroupSpec.template.spec.containers[0].securityContext.privileged"},
 		{"RG-auth-disabled", "items[0].spec.authOptions"},
 	}},
+	"list-document-itself.yaml": {want: []want{
+		{"PSS-privileged", "spec.headGroupSpec.template.spec.containers[0].securityContext.privileged"},
+	}},
 	"list-kind-inherited.yaml": {want: []want{
 		{"RG-head-service-exposed", "items[0].spec.headGroupSpec.serviceType"},
 		{"PSS-hostNamespaces", "items[0].spec.headGroupSpec.template.spec.hostNetwork"},

@@ -86,6 +86,11 @@ type Object struct {
 	Name, Namespace string
 	// Value is the object.
 	Value *Value
+	// ListDocument marks a document with items (kubectl applies the items
+	// instead) that is itself a KubeRay object: clients that store a
+	// document whole (the API server given it directly, tools that do not
+	// unwrap lists) would store it, so it is checked too.
+	ListDocument bool
 }
 
 // Path returns the path of a field of the object inside its document.
@@ -300,14 +305,18 @@ func objectsOf(doc int, v *Value) ([]Object, error) {
 		}
 		return nil, nil
 	}
+	var out []Object
+	if o, ok := objectOf(doc, nil, v); ok && o.IsRay() {
+		o.ListDocument = true
+		out = append(out, o)
+	}
 	if items.IsNull() {
-		return nil, nil
+		return out, nil
 	}
 	if !items.IsList() {
 		return nil, &ParseError{Line: items.Pos().Line, Msg: fmt.Sprintf("items is a %s: a document with items is a list, and kubectl refuses items that are not a list", items.Kind())}
 	}
 	listKind, listAPIVersion := v.Get("kind").Str(), v.Get("apiVersion").Str()
-	var out []Object
 	for i, it := range items.items {
 		switch {
 		case it.IsNull():

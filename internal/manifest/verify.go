@@ -86,6 +86,9 @@ func sameDocument(d *Document, raw []byte) error {
 		return nil // the document itself, compared above
 	}
 	for _, o := range d.Objects {
+		if o.ListDocument {
+			continue
+		}
 		if len(o.Prefix) != 2 || o.Prefix[1].Index >= len(list.Items) {
 			return mismatch(d, o.Prefix, d.Value)
 		}

@@ -167,7 +167,35 @@ func TestAdversarialReading(t *testing.T) {
 			if err != nil {
 				t.Fatalf("lint reads the file, the API server refuses it: %v", err)
 			}
-			mine := file.Objects()
+			var mine []manifest.Object
+			for _, o := range file.Objects() {
+				if !o.ListDocument {
+					mine = append(mine, o)
+					continue
+				}
+				// kubectl applies a list's items; a client that stores the
+				// document whole stores this.
+				whole := &unstructured.Unstructured{}
+				if err := json.Unmarshal(must(o.Value.MarshalJSON()), &whole.Object); err != nil {
+					t.Fatal(err)
+				}
+				whole.SetNamespace(ns)
+				whole.SetName(whole.GetName() + suffix + "w")
+				if err := c.Create(ctx(t), whole); err != nil {
+					t.Fatalf("the API server refuses the document as a whole: %v", err)
+				}
+				got := &unstructured.Unstructured{}
+				got.SetGroupVersionKind(whole.GroupVersionKind())
+				if err := c.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: whole.GetName()}, got); err != nil {
+					t.Fatal(err)
+				}
+				so := storedObject(t, got)
+				compareSpecs(t, "the document as a whole", o.Value.Get("spec"), so.Value.Get("spec"))
+				if a, b := findingKeys(o), findingKeys(so); strings.Join(a, "\n") != strings.Join(b, "\n") {
+					t.Errorf("findings differ for the document stored whole:\n file:   %q\n stored: %q", a, b)
+				}
+				compared++
+			}
 			if len(mine) != len(stored) {
 				t.Fatalf("lint evaluated %d objects, the API server stored %d", len(mine), len(stored))
 			}
@@ -303,4 +331,11 @@ func TestQuotaForbidsExposure(t *testing.T) {
 func resourceZero() *resource.Quantity {
 	q := resource.MustParse("0")
 	return &q
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
