@@ -275,7 +275,7 @@ func variant(r *rand.Rand) []byte {
 func TestPropertiesOnVariants(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	insecure := 0
-	for i := 0; i < 250; i++ {
+	for i := 0; i < 200; i++ {
 		data := variant(r)
 		fs, err := lint.File("v.yaml", data)
 		if err != nil {
@@ -293,7 +293,7 @@ func TestPropertiesOnVariants(t *testing.T) {
 			return
 		}
 	}
-	if insecure < 200 {
-		t.Errorf("only %d of 250 variants had something to fix", insecure)
+	if insecure < 160 {
+		t.Errorf("only %d of 200 variants had something to fix", insecure)
 	}
 }
