@@ -189,6 +189,8 @@ func TestRayServiceOwner(t *testing.T) {
 		t.Fatal("no owner reference added")
 	}
 	free := clean(t)
+	// A change to the owned cluster: another image.
+	changed := strings.Replace(owned, "rayproject/ray:2.52.0", "rayproject/ray:2.53.0", 1)
 	for _, tt := range []struct {
 		name     string
 		access   *fakeAccess
@@ -198,16 +200,21 @@ func TestRayServiceOwner(t *testing.T) {
 		allowed  bool
 		mentions string
 	}{
-		{name: "allowed requester", access: &fakeAccess{allow: true}, op: admissionv1.Update, newer: owned, older: owned, allowed: true},
-		{name: "requester without access to the RayService", access: &fakeAccess{}, op: admissionv1.Update, newer: owned, older: owned,
+		{name: "allowed requester", access: &fakeAccess{allow: true}, op: admissionv1.Update, newer: changed, older: owned, allowed: true},
+		{name: "requester without access to the RayService", access: &fakeAccess{}, op: admissionv1.Update, newer: changed, older: owned,
 			mentions: "belongs to RayService serve, which dev@example.com may not update"},
 		{name: "removing the owner reference is a change too", access: &fakeAccess{}, op: admissionv1.Update, newer: free, older: owned, mentions: "RayService serve"},
 		{name: "creating a cluster that claims an owner", access: &fakeAccess{}, op: admissionv1.Create, newer: owned, mentions: "RayService serve"},
 		{name: "deleting it", access: &fakeAccess{}, op: admissionv1.Delete, older: owned, mentions: "RayService serve"},
-		{name: "review error denies", access: &fakeAccess{err: errors.New("connection refused")}, op: admissionv1.Update, newer: owned, older: owned,
+		{name: "review error denies", access: &fakeAccess{err: errors.New("connection refused")}, op: admissionv1.Update, newer: changed, older: owned,
 			mentions: "could not check"},
-		{name: "no access configured denies", op: admissionv1.Update, newer: owned, older: owned, mentions: "no way to check"},
+		{name: "no access configured denies", op: admissionv1.Update, newer: changed, older: owned, mentions: "no way to check"},
+		{name: "an update that changes nothing", access: &fakeAccess{}, op: admissionv1.Update, newer: owned, older: owned, allowed: true},
 		{name: "a cluster without owner needs no review", access: &fakeAccess{}, op: admissionv1.Update, newer: free, older: free, allowed: true},
+		{name: "the autoscaler scales workers", access: &fakeAccess{}, op: admissionv1.Update, older: owned, allowed: true,
+			newer: strings.Replace(owned, "    replicas: 1\n", "    replicas: 3\n    scaleStrategy: {workersToDelete: [w-1]}\n", 1)},
+		{name: "scaling and more is a change", access: &fakeAccess{}, op: admissionv1.Update, older: owned, mentions: "RayService serve",
+			newer: strings.Replace(strings.Replace(owned, "    replicas: 1\n", "    replicas: 3\n", 1), "rayproject/ray:2.52.0", "evil/ray:1", 1)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := Options{}
@@ -230,9 +237,13 @@ func TestRayServiceOwner(t *testing.T) {
 			if !strings.Contains(message(r), tt.mentions) {
 				t.Errorf("message does not mention %q: %s", tt.mentions, message(r))
 			}
-			if tt.access != nil && strings.Contains(tt.newer+tt.older, "ownerReferences") {
-				if len(tt.access.asked) != 1 || tt.access.asked[0] != "dev@example.com update rayservices team-a/serve" {
+			if tt.access != nil {
+				asks := tt.access.err == nil && (!tt.allowed || tt.access.allow)
+				switch {
+				case asks && (len(tt.access.asked) != 1 || tt.access.asked[0] != "dev@example.com update rayservices team-a/serve"):
 					t.Errorf("asked %v", tt.access.asked)
+				case !asks && len(tt.access.asked) > 0 && tt.access.err == nil:
+					t.Errorf("asked %v for a change that needs no review", tt.access.asked)
 				}
 			}
 		})

@@ -99,6 +99,9 @@ func (h *handler) checkOwners(r *http.Request, req *admissionv1.AdmissionRequest
 	if manifest.CanonicalKind(req.Kind.Kind) != manifest.KindRayCluster {
 		return nil
 	}
+	if req.Operation == admissionv1.Update && objs[0] != nil && objs[1] != nil && scalingOnly(objs[1].Value, objs[0].Value) {
+		return nil // the autoscaler's change: worker replicas only
+	}
 	seen := map[string]bool{}
 	for _, o := range objs {
 		if o == nil {
@@ -131,4 +134,25 @@ func (h *handler) checkOwners(r *http.Request, req *admissionv1.AdmissionRequest
 		}
 	}
 	return nil
+}
+
+// scalingOnly reports whether an update changes nothing but how many
+// workers each group runs (replicas, scaleStrategy): what KubeRay's
+// autoscaler changes, running as the cluster's own service account, which
+// may not update RayServices. Fields the API server manages are ignored.
+func scalingOnly(old, updated *manifest.Value) bool {
+	strip := func(v *manifest.Value) *manifest.Value {
+		c := v.Clone()
+		c.Remove("status")
+		meta := c.Get("metadata")
+		for _, k := range []string{"resourceVersion", "generation", "managedFields", "creationTimestamp", "uid", "selfLink"} {
+			meta.Remove(k)
+		}
+		for _, g := range c.Lookup("spec.workerGroupSpecs").Items() {
+			g.Remove("replicas")
+			g.Remove("scaleStrategy")
+		}
+		return c
+	}
+	return strip(old).Equal(strip(updated))
 }

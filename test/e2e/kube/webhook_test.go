@@ -433,6 +433,19 @@ func TestWebhookRayServiceOwner(t *testing.T) {
 	if err := dev.Delete(ctx(t), cluster.DeepCopy()); err == nil || !strings.Contains(err.Error(), "RayService serve") {
 		t.Errorf("dev deleted the RayService's cluster: %v", err)
 	}
+	// Scaling workers, as the autoscaler does, is anyone's who may update
+	// the cluster.
+	scaled := &unstructured.Unstructured{}
+	scaled.SetGroupVersionKind(cluster.GroupVersionKind())
+	if err := dev.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: "serve-cluster"}, scaled); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := unstructured.NestedSlice(scaled.Object, "spec", "workerGroupSpecs")
+	groups[0].(map[string]any)["replicas"] = int64(2)
+	_ = unstructured.SetNestedSlice(scaled.Object, groups, "spec", "workerGroupSpecs")
+	if err := dev.Update(ctx(t), scaled); err != nil {
+		t.Errorf("scaling the RayService's workers is refused: %v", err)
+	}
 	if err := change(lead, "lead"); err != nil {
 		t.Errorf("lead, who may update the RayService, cannot change its cluster: %v", err)
 	}
