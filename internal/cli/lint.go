@@ -6,6 +6,7 @@ import (
 
 	"github.com/raygate/raygate/internal/lint"
 	"github.com/raygate/raygate/internal/manifest"
+	"github.com/raygate/raygate/internal/tenant"
 	"github.com/raygate/raygate/internal/version"
 )
 
@@ -13,13 +14,27 @@ func init() {
 	c := &Command{
 		Name:    "lint",
 		Summary: "check KubeRay manifests against Pod Security restricted and Ray exposure rules",
-		Usage:   "lint [--format text|json|sarif] PATH...   (a file, a folder, or - for stdin)",
+		Usage:   "lint [--format text|json|sarif] [--tenants FILE [--namespace NS]] PATH...   (a file, a folder, or - for stdin)",
 	}
 	c.Run = func(_ context.Context, env Env, args []string) error {
 		fs := newFlagSet(c, env)
 		format := fs.String("format", lint.FormatText, "output format: text, json or sarif")
+		tenants := fs.String("tenants", "", "a tenants file: check each object against the tenant whose namespace it goes to")
+		namespace := fs.String("namespace", "", "the namespace of objects that name none (as kubectl apply -n)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
+		}
+		opts := lint.Options{Namespace: *namespace}
+		if *tenants != "" {
+			data, err := manifest.ReadFile(*tenants, env.Stdin)
+			if err != nil {
+				return usageErr("--tenants: %v", err)
+			}
+			tf, err := tenant.Parse(data)
+			if err != nil {
+				return usageErr("--tenants %s: %v", *tenants, err)
+			}
+			opts.Tenants = tf
 		}
 		switch *format {
 		case lint.FormatText, lint.FormatJSON, lint.FormatSARIF:
@@ -42,7 +57,7 @@ func init() {
 				unusable++
 				continue
 			}
-			fs, err := lint.File(f, data)
+			fs, err := lint.FileWith(f, data, opts)
 			if err != nil {
 				fmt.Fprintf(env.Stderr, "raygate lint: %s: %v\n", f, err)
 				unusable++

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/raygate/raygate/internal/manifest"
 	"github.com/raygate/raygate/internal/tenant"
@@ -46,6 +47,9 @@ func init() {
 		f, err := tenant.Parse(data)
 		if err != nil {
 			return usageErr("%s: %v", *file, err)
+		}
+		for _, w := range f.Warnings {
+			fmt.Fprintf(env.Stderr, "raygate tenant: warning: %s: %s\n", *file, w)
 		}
 		if sub == "render" {
 			out, err := tenant.Render(f)

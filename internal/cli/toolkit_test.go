@@ -35,6 +35,9 @@ func TestToolkitCommands(t *testing.T) {
 	other := write("other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
 	tenants := write("tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: team-a}, {name: team-b}]\n")
 	badTenants := write("bad-tenants.yaml", "raygate: {namespace: raygate-system}\ntenants: [{name: Team}]\n")
+	wideTenants := write("wide-tenants.yaml", "raygate: {namespace: raygate-system}\napiServer: {cidrs: [10.0.0.0/16]}\ntenants: [{name: team-a, autoscaling: true}]\n")
+	duplicate := write("dup/duplicate.yaml", "apiVersion: ray.io/v1\nkind: ConfigMap\nkind: RayCluster\nmetadata: {name: d}\n")
+	foreignSA := write("sa/foreign.yaml", strings.Replace(insecureCluster, "      spec:\n", "      spec:\n        serviceAccountName: admin\n", 1))
 
 	runCases(t, []cliCase{
 		{"lint help", []string{"lint", "--help"}, ExitOK, "--format", "", false},
@@ -59,6 +62,12 @@ func TestToolkitCommands(t *testing.T) {
 		{"tenant render", []string{"tenant", "render", "--file", tenants}, ExitOK, "kind: NetworkPolicy", "", false},
 		{"tenant render bad file", []string{"tenant", "render", "--file", badTenants}, ExitUsage, "", "tenants[0].name", true},
 		{"tenant verify", []string{"tenant", "verify", "--file", tenants}, ExitOK, "isolated:", "", false},
+		{"tenant render warns", []string{"tenant", "render", "--file", wideTenants}, ExitOK, "kind: Namespace", "warning: " + wideTenants + ": apiServer.cidrs[0]: 10.0.0.0/16 is wider than /24", false},
+		{"lint refuses duplicate keys", []string{"lint", duplicate}, ExitUsage, "", `line 3: duplicate key "kind" (also at line 2)`, true},
+		{"harden refuses duplicate keys", []string{"harden", duplicate}, ExitUsage, "", `duplicate key "kind"`, true},
+		{"lint with tenants", []string{"lint", "--tenants", tenants, "--namespace", "team-a", foreignSA}, ExitFailure, "RG-service-account", "", false},
+		{"lint with tenants, no namespace", []string{"lint", "--tenants", tenants, foreignSA}, ExitFailure, "RG-tenant-namespace", "", false},
+		{"lint with a bad tenants file", []string{"lint", "--tenants", badTenants, foreignSA}, ExitUsage, "", "--tenants " + badTenants + ": tenants[0].name", true},
 	})
 
 	// JSON: one array with the SPEC's keys.

@@ -121,6 +121,8 @@ func (c *Config) resolvePaths(dir string) {
 	if c.Webhook != nil {
 		abs(&c.Webhook.TLS.CertFile)
 		abs(&c.Webhook.TLS.KeyFile)
+		abs(&c.Webhook.TenantsFile)
+		abs(&c.Webhook.Kubeconfig)
 	}
 }
 
@@ -146,6 +148,7 @@ func (c *Config) Files() []string {
 	if c.Webhook != nil {
 		add(c.Webhook.TLS.CertFile)
 		add(c.Webhook.TLS.KeyFile)
+		add(c.Webhook.TenantsFile)
 	}
 	return out
 }

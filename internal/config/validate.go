@@ -14,9 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/raygate/raygate/internal/realip"
-	"time"
+	"github.com/raygate/raygate/internal/tenant"
 )
 
 // Role names as written in the file, lowest first.
@@ -151,6 +152,25 @@ func (w *Webhook) validate(v *validator, path string) {
 			v.errf(fmt.Sprintf("%s.exemptNamespaces[%d]", path, i), "%q is not a valid namespace name", ns)
 		}
 	}
+	if w.TenantsFile != "" {
+		if _, err := LoadTenants(w.TenantsFile); err != nil {
+			v.errf(path+".tenantsFile", "%v", err)
+		}
+	}
+	if w.Kubeconfig != "" {
+		if _, err := os.Stat(w.Kubeconfig); err != nil {
+			v.errf(path+".kubeconfig", "%v", err)
+		}
+	}
+}
+
+// LoadTenants reads and checks the tenants file the webhook applies.
+func LoadTenants(file string) (*tenant.File, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return tenant.Parse(data)
 }
 
 func (c *Config) validateAuthentication(v *validator) {

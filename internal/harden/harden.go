@@ -1,20 +1,23 @@
 // Package harden applies to KubeRay manifests the fixes that are safe to
 // make without knowing the workload: the restricted securityContext at pod
 // and container level, Ray token authentication, a ClusterIP head Service
-// without Ingress, no service-account token where nothing needs it, a
-// hardened RayJob submitter, and a writable /tmp where the root filesystem
-// is read-only. Everything else in the document stays as written: it works
-// on yaml.Node trees, so comments and key order are kept, and hardening a
-// hardened manifest changes nothing.
+// without Ingress or external addresses, no service-account token where
+// nothing needs it, a hardened RayJob submitter, and a writable /tmp where
+// the root filesystem is read-only.
+//
+// Harden reads a file exactly as kubectl does (package manifest), decides
+// every change on that reading (a value that already complies, however it
+// is written, is never touched), then writes the changes into the YAML
+// where kubectl reads each value from: over an explicit key, after the
+// merge key that provides it, into a copy of an aliased node so that no
+// other place that shares the anchor changes. The result is read again and
+// must be exactly the planned object, or harden refuses the file. Comments
+// and key order are kept, and hardening a hardened manifest changes
+// nothing.
 package harden
 
 import (
-	"bytes"
 	"fmt"
-	"strconv"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/raygate/raygate/internal/manifest"
 )
@@ -36,305 +39,155 @@ func (c Change) String() string {
 	return fmt.Sprintf("document %d %s/%s %s: %s", c.Document, c.Kind, c.Name, c.Field, c.Description)
 }
 
-// File hardens every KubeRay object in data and returns the whole file
-// re-encoded, other documents unchanged in content, with the list of
-// changes. A file that is not valid YAML returns a *manifest.ParseError.
+// File hardens every KubeRay object in data and returns the whole file,
+// other documents unchanged in content, with the list of changes. A file
+// without anything to change comes back byte for byte. A file raygate
+// cannot read (or refuses to read, see manifest.Read) returns a
+// *manifest.ParseError.
 func File(data []byte) ([]byte, []Change, error) {
-	docs, err := manifest.Parse(data)
+	f, err := manifest.Read(data)
 	if err != nil {
 		return nil, nil, err
 	}
-	changes := Documents(docs)
-	if isJSON(data) && len(docs) == 1 && docs[0].Root() != nil {
-		out, err := manifest.EncodeJSON(docs[0].Root())
-		if err != nil {
-			return nil, nil, err
-		}
-		return out, changes, nil
+	edits := map[int][]manifest.Edit{}
+	var changes []Change
+	for _, o := range f.Objects() {
+		e, ch := Object(o)
+		edits[o.Document] = append(edits[o.Document], e...)
+		changes = append(changes, ch...)
 	}
-	out, err := manifest.Encode(docs, manifest.DetectStyle(data))
+	if len(changes) == 0 {
+		return data, nil, nil
+	}
+	want := make([]*manifest.Value, len(f.Docs))
+	for i, d := range f.Docs {
+		want[i] = d.Value.Clone()
+		if err := manifest.Apply(want[i], edits[i]); err != nil {
+			return nil, nil, fmt.Errorf("harden: document %d: %w", i, err)
+		}
+		if len(edits[i]) == 0 {
+			continue
+		}
+		if d.Node != nil {
+			err = manifest.NewEditor(d.Node).Apply(edits[i])
+		} else {
+			err = manifest.Apply(d.Value, edits[i])
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("harden: document %d: %w", i, err)
+		}
+	}
+	out, err := f.Encode(manifest.DetectStyle(data))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := check(out, want); err != nil {
 		return nil, nil, err
 	}
 	return out, changes, nil
 }
 
-// isJSON reports whether a file is written as JSON (its first character is
-// { or [), in which case harden answers in JSON too.
-func isJSON(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
-}
-
-// Documents hardens the KubeRay objects of parsed documents in place.
-func Documents(docs []manifest.Document) []Change {
-	var all []Change
-	for _, o := range manifest.Objects(docs) {
-		all = append(all, Object(o)...)
+// check reads the hardened file again and requires it to be exactly the
+// planned documents: nothing changed but what harden decided.
+func check(out []byte, want []*manifest.Value) error {
+	g, err := manifest.Read(out)
+	if err != nil {
+		return fmt.Errorf("harden: the hardened file does not read back (%v); the input needs fixing by hand", err)
 	}
-	return all
-}
-
-// Object hardens one KubeRay object in place and returns what changed.
-func Object(o manifest.Object) []Change {
-	e := &editor{obj: o}
-	if o.Kind == manifest.KindRayJob {
-		e.addSubmitter()
+	var got []*manifest.Value
+	for _, d := range g.Docs {
+		got = append(got, d.Value)
 	}
-	for _, cs := range manifest.ClusterSpecs(o) {
-		e.clusterSpec(cs)
-	}
-	for _, t := range manifest.Templates(o) {
-		e.template(t, manifest.NeedsServiceAccountToken(o, t))
-	}
-	return e.changes
-}
-
-// clusterSpec fixes how the head is exposed and turns token authentication
-// on.
-func (e *editor) clusterSpec(cs manifest.ClusterSpec) {
-	p := func(rel string) string { return manifest.JoinPath(cs.Path, rel) }
-	head := manifest.Get(cs.Node, "headGroupSpec")
-	if typ := manifest.Scalar(manifest.Get(head, "serviceType")); typ == "LoadBalancer" || typ == "NodePort" {
-		set(head, "serviceType", "ClusterIP", "!!str")
-		e.note(p("headGroupSpec.serviceType"), fmt.Sprintf("%s -> ClusterIP", typ))
-	}
-	if svc, _ := manifest.Lookup(head, "headService.spec"); svc != nil && svc.Kind == yaml.MappingNode {
-		if typ := manifest.Scalar(manifest.Get(svc, "type")); typ == "LoadBalancer" || typ == "NodePort" {
-			set(svc, "type", "ClusterIP", "!!str")
-			for _, k := range []string{"externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges", "loadBalancerClass", "allocateLoadBalancerNodePorts", "healthCheckNodePort"} {
-				remove(svc, k)
-			}
-			if ports := sequence(svc, "ports"); ports != nil {
-				for _, pt := range ports.Content {
-					remove(manifest.Resolve(pt), "nodePort")
-				}
-			}
-			e.note(p("headGroupSpec.headService.spec.type"), fmt.Sprintf("%s -> ClusterIP", typ))
+	var nonEmpty []*manifest.Value
+	for _, w := range want {
+		if w != nil {
+			nonEmpty = append(nonEmpty, w)
 		}
 	}
-	if isTrue(manifest.Get(head, "enableIngress")) {
-		set(head, "enableIngress", "false", "!!bool")
-		e.note(p("headGroupSpec.enableIngress"), "true -> false")
-	}
-	if auth := e.mapping(cs.Node, "authOptions"); auth != nil {
-		if set(auth, "mode", manifest.AuthModeToken, "!!str") {
-			e.note(p("authOptions.mode"), "token authentication on")
+	var gotNonEmpty []*manifest.Value
+	for _, v := range got {
+		if v != nil {
+			gotNonEmpty = append(gotNonEmpty, v)
 		}
 	}
-	if manifest.Scalar(manifest.Get(cs.Node, "rayVersion")) == "" {
-		if img, _ := manifest.Lookup(head, "template.spec.containers[0].image"); img != nil {
-			if v := manifest.RayVersionFromImage(manifest.Scalar(img)); v != "" {
-				set(cs.Node, "rayVersion", v, "!!str")
-				e.note(p("rayVersion"), fmt.Sprintf("set to %s, from the head image", v))
-			}
+	if len(gotNonEmpty) != len(nonEmpty) {
+		return fmt.Errorf("harden: the hardened file has %d documents instead of %d; the input needs fixing by hand", len(gotNonEmpty), len(nonEmpty))
+	}
+	for i := range nonEmpty {
+		if p, differ := gotNonEmpty[i].Diff(nonEmpty[i]); differ {
+			return fmt.Errorf("harden: writing the fixes would also change %s of document %d; the input needs fixing by hand", p, i)
 		}
 	}
-	if manifest.AutoscalingEnabled(cs.Node) {
-		if opts := e.mapping(cs.Node, "autoscalerOptions"); opts != nil {
-			e.container(opts, p("autoscalerOptions"))
-		}
-	}
+	return nil
 }
 
-// template applies the restricted profile and the Ray fixes to one pod
-// template; needsToken keeps its service-account token mounted.
-func (e *editor) template(t manifest.Template, needsToken bool) {
-	spec := e.mapping(t.Node, "spec")
-	if spec == nil {
+// Object plans the fixes for one object: the edits (paths from the
+// object's document root) and what each changes.
+func Object(o manifest.Object) ([]manifest.Edit, []Change) {
+	p := &planner{obj: o, v: o.Value.Clone()}
+	view := func() manifest.Object {
+		v := o
+		v.Value = p.v
+		return v
+	}
+	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
+		p.addSubmitter()
+	}
+	for _, cs := range manifest.ClusterSpecs(view()) {
+		p.clusterSpec(cs)
+	}
+	cur := view()
+	for _, t := range manifest.Templates(cur) {
+		p.template(t, manifest.NeedsServiceAccountToken(cur, t))
+	}
+	return p.edits, p.changes
+}
+
+// planner decides the fixes on a copy of the object, so that each fix
+// sees the ones before it.
+type planner struct {
+	obj     manifest.Object
+	v       *manifest.Value
+	edits   []manifest.Edit
+	changes []Change
+}
+
+func (p *planner) note(field manifest.Path, what string) {
+	p.changes = append(p.changes, Change{
+		Document: p.obj.Document, Kind: p.obj.Kind, Name: p.obj.Name,
+		Field: p.obj.Field(field), Description: what,
+	})
+}
+
+// set makes the value at rel (relative to the object) v.
+func (p *planner) set(rel manifest.Path, v *manifest.Value, what string) {
+	p.setComment(rel, v, what, "")
+}
+
+// setComment is set with a comment above a key it adds.
+func (p *planner) setComment(rel manifest.Path, v *manifest.Value, what, comment string) {
+	e := manifest.Edit{Path: rel, Value: v, Comment: comment}
+	if err := manifest.Apply(p.v, []manifest.Edit{e}); err != nil {
+		return // not a place a value can go (the API server refuses the object anyway)
+	}
+	e.Path = p.obj.Path(rel)
+	p.edits = append(p.edits, e)
+	p.note(rel, what)
+}
+
+// remove deletes the field at rel.
+func (p *planner) remove(rel manifest.Path, what string) {
+	if p.v.At(rel) == nil {
 		return
 	}
-	sp := func(rel string) string { return manifest.JoinPath(t.Path, "spec", rel) }
-
-	if !needsToken && !isFalse(manifest.Get(spec, "automountServiceAccountToken")) {
-		v, tag := boolNode(false)
-		set(spec, "automountServiceAccountToken", v, tag)
-		e.note(sp("automountServiceAccountToken"), "false")
-	}
-
-	psc := e.mapping(spec, "securityContext")
-	if psc != nil {
-		if !isTrue(manifest.Get(psc, "runAsNonRoot")) {
-			set(psc, "runAsNonRoot", "true", "!!bool")
-			e.note(sp("securityContext.runAsNonRoot"), "true")
-		}
-		uid := manifest.Get(psc, "runAsUser")
-		switch {
-		case uid != nil && manifest.Scalar(uid) == "0":
-			set(psc, "runAsUser", strconv.Itoa(manifest.RayUID), "!!int")
-			e.note(sp("securityContext.runAsUser"), fmt.Sprintf("0 -> %d", manifest.RayUID))
-		case manifest.IsNull(uid) && !anyContainerSetsUser(spec):
-			set(psc, "runAsUser", strconv.Itoa(manifest.RayUID), "!!int")
-			e.note(sp("securityContext.runAsUser"), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", manifest.RayUID))
-		}
-		e.seccomp(psc, sp("securityContext"), true)
-		e.appArmor(psc, sp("securityContext"))
-	}
-	e.appArmorAnnotations(t)
-
-	for _, list := range []string{"initContainers", "containers"} {
-		seq := sequence(spec, list)
-		if seq == nil {
-			continue
-		}
-		for i, c := range seq.Content {
-			c = manifest.Resolve(c)
-			if c.Kind != yaml.MappingNode {
-				continue
-			}
-			cp := sp(manifest.Index(list, i))
-			e.container(c, cp)
-			if list == "containers" {
-				e.writableTmp(spec, c, cp, sp("volumes"))
-			}
-		}
-	}
-}
-
-func anyContainerSetsUser(spec *yaml.Node) bool {
-	for _, list := range []string{"initContainers", "containers"} {
-		seq := sequence(spec, list)
-		if seq == nil {
-			continue
-		}
-		for _, c := range seq.Content {
-			if u, _ := manifest.Lookup(c, "securityContext.runAsUser"); !manifest.IsNull(u) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// container applies the restricted container securityContext to c (a
-// container, or autoscalerOptions, which has the same securityContext
-// field).
-func (e *editor) container(c *yaml.Node, cp string) {
-	sc := e.mapping(c, "securityContext")
-	if sc == nil {
+	e := manifest.Edit{Path: rel, Delete: true}
+	if err := manifest.Apply(p.v, []manifest.Edit{e}); err != nil {
 		return
 	}
-	scp := manifest.JoinPath(cp, "securityContext")
-	if !isFalse(manifest.Get(sc, "allowPrivilegeEscalation")) {
-		set(sc, "allowPrivilegeEscalation", "false", "!!bool")
-		e.note(scp+".allowPrivilegeEscalation", "false")
-	}
-	if isTrue(manifest.Get(sc, "privileged")) {
-		set(sc, "privileged", "false", "!!bool")
-		e.note(scp+".privileged", "true -> false")
-	}
-	if isFalse(manifest.Get(sc, "runAsNonRoot")) {
-		set(sc, "runAsNonRoot", "true", "!!bool")
-		e.note(scp+".runAsNonRoot", "false -> true")
-	}
-	if manifest.Scalar(manifest.Get(sc, "runAsUser")) == "0" {
-		set(sc, "runAsUser", strconv.Itoa(manifest.RayUID), "!!int")
-		e.note(scp+".runAsUser", fmt.Sprintf("0 -> %d", manifest.RayUID))
-	}
-	if pm := manifest.Scalar(manifest.Get(sc, "procMount")); pm != "" && pm != "Default" {
-		set(sc, "procMount", "Default", "!!str")
-		e.note(scp+".procMount", pm+" -> Default")
-	}
-	e.seccomp(sc, scp, false)
-	e.appArmor(sc, scp)
-	e.capabilities(sc, scp)
+	e.Path = p.obj.Path(rel)
+	p.edits = append(p.edits, e)
+	p.note(rel, what)
 }
 
-// appArmor replaces an Unconfined AppArmor profile with RuntimeDefault.
-func (e *editor) appArmor(sc *yaml.Node, scp string) {
-	prof := manifest.Get(sc, "appArmorProfile")
-	if typ := manifest.Scalar(manifest.Get(prof, "type")); typ == "Unconfined" {
-		set(prof, "type", "RuntimeDefault", "!!str")
-		e.note(scp+".appArmorProfile.type", "Unconfined -> RuntimeDefault")
-	}
-}
-
-// appArmorAnnotations replaces the legacy unconfined AppArmor annotations
-// of a pod template with runtime/default.
-func (e *editor) appArmorAnnotations(t manifest.Template) {
-	ann, _ := manifest.Lookup(t.Node, "metadata.annotations")
-	if ann == nil || ann.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(ann.Content); i += 2 {
-		k, v := ann.Content[i].Value, manifest.Resolve(ann.Content[i+1])
-		if strings.HasPrefix(k, "container.apparmor.security.beta.kubernetes.io/") && v.Kind == yaml.ScalarNode && v.Value == "unconfined" {
-			ann.Content[i+1] = scalarNode("runtime/default", "!!str")
-			e.note(manifest.JoinPath(t.Path, "metadata.annotations", k), "unconfined -> runtime/default")
-		}
-	}
-}
-
-// seccomp sets seccompProfile.type RuntimeDefault where it is missing (pod
-// level only) or set to something restricted does not allow.
-func (e *editor) seccomp(sc *yaml.Node, scp string, podLevel bool) {
-	cur := manifest.Get(sc, "seccompProfile")
-	typ := manifest.Scalar(manifest.Get(cur, "type"))
-	if typ == "RuntimeDefault" || typ == "Localhost" {
-		return
-	}
-	if manifest.IsNull(cur) && !podLevel {
-		return // inherits the pod's profile
-	}
-	prof := e.mapping(sc, "seccompProfile")
-	if prof == nil {
-		return
-	}
-	remove(prof, "localhostProfile")
-	set(prof, "type", "RuntimeDefault", "!!str")
-	if typ == "" {
-		e.note(scp+".seccompProfile.type", "RuntimeDefault")
-	} else {
-		e.note(scp+".seccompProfile.type", typ+" -> RuntimeDefault")
-	}
-}
-
-// capabilities drops ALL and keeps at most NET_BIND_SERVICE added.
-func (e *editor) capabilities(sc *yaml.Node, scp string) {
-	caps := e.mapping(sc, "capabilities")
-	if caps == nil {
-		return
-	}
-	drop := manifest.Get(caps, "drop")
-	switch {
-	case manifest.IsNull(drop):
-		i := valueIndex(caps, "drop")
-		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{scalarNode("ALL", "!!str")}}
-		if i >= 0 {
-			caps.Content[i] = seq
-		} else {
-			caps.Content = append(caps.Content, keyNode("drop"), seq)
-		}
-		e.note(scp+".capabilities.drop", "[ALL]")
-	case drop.Kind == yaml.SequenceNode:
-		has := false
-		for _, d := range drop.Content {
-			if strings.EqualFold(manifest.Scalar(d), "ALL") {
-				has = true
-			}
-		}
-		if !has {
-			drop.Content = append(drop.Content, scalarNode("ALL", "!!str"))
-			e.note(scp+".capabilities.drop", "ALL added")
-		}
-	}
-	if add := sequence(caps, "add"); add != nil {
-		var keep []*yaml.Node
-		var dropped []string
-		for _, a := range add.Content {
-			if v := manifest.Scalar(a); v == "NET_BIND_SERVICE" || v == "CAP_NET_BIND_SERVICE" {
-				keep = append(keep, a)
-			} else {
-				dropped = append(dropped, v)
-			}
-		}
-		if len(dropped) > 0 {
-			if len(keep) == 0 {
-				remove(caps, "add")
-			} else {
-				add.Content = keep
-			}
-			e.note(scp+".capabilities.add", "removed "+strings.Join(dropped, ", "))
-		}
-	}
-}
+// get reads the planned object.
+func (p *planner) get(rel manifest.Path) *manifest.Value { return p.v.At(rel) }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/raygate/raygate/internal/lint"
 	"github.com/raygate/raygate/internal/manifest"
@@ -95,13 +99,15 @@ func comments(data []byte) []string {
 func assertSameKeysInOrder(t *testing.T, in, out []byte) {
 	t.Helper()
 	keys := func(b []byte) []string {
-		docs, err := manifest.Parse(b)
+		f, err := manifest.Read(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ks []string
-		for _, d := range docs {
-			ks = append(ks, flatten("", d.Root())...)
+		for _, d := range f.Docs {
+			if d.Node != nil {
+				ks = append(ks, flatten("", d.Node)...)
+			}
 		}
 		return ks
 	}
@@ -119,6 +125,31 @@ func assertSameKeysInOrder(t *testing.T, in, out []byte) {
 			return
 		}
 	}
+}
+
+// flatten lists the field paths of n in document order.
+func flatten(prefix string, n *yaml.Node) []string {
+	if n == nil {
+		return nil
+	}
+	var out []string
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = append(out, flatten(prefix, c)...)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := prefix + "." + n.Content[i].Value
+			out = append(out, p)
+			out = append(out, flatten(p, n.Content[i+1])...)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = append(out, flatten(fmt.Sprintf("%s[%d]", prefix, i), c)...)
+		}
+	}
+	return out
 }
 
 func TestFixes(t *testing.T) {
@@ -236,17 +267,24 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayCluster\nspec: {headGroupSpec: {template: {spec: {containers: [{}]}}}}\n"))
 	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayJob\nspec: {rayClusterSpec: &a {headGroupSpec: *a}}\n"))
 	f.Add([]byte(`{"apiVersion":"ray.io/v1","kind":"RayService","spec":{"rayClusterConfig":{"headGroupSpec":{"template":{"spec":{"containers":[{"name":"h"}]}}}}}}`))
+	r := rand.New(rand.NewSource(7))
+	for i := 0; i < 5; i++ {
+		f.Add(variant(r))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
 		out, _, err := File(data)
 		if err != nil {
 			return
 		}
 		again, changes, err := File(out)
 		if err != nil {
-			t.Fatalf("hardened output does not parse: %v\n%s", err, out)
+			t.Fatalf("hardened output does not harden: %v\n%s", err, out)
 		}
-		if len(changes) != 0 && bytes.Equal(again, out) {
-			t.Fatalf("changes reported without a change: %v", changes)
+		if !bytes.Equal(again, out) || len(changes) != 0 {
+			t.Fatalf("not idempotent: %v\n%s\n->\n%s", changes, data, out)
 		}
 	})
 }

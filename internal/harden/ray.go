@@ -4,72 +4,55 @@ import (
 	"fmt"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/raygate/raygate/internal/manifest"
 )
 
 // tmpVolume is the name of the emptyDir harden mounts at /tmp.
 const tmpVolume = "ray-tmp"
 
-// writableTmp gives a container with a read-only root filesystem a
-// writable emptyDir at /tmp, where Ray keeps its session directory.
-func (e *editor) writableTmp(spec, c *yaml.Node, cp, volumesPath string) {
-	if !isTrue(manifest.Get(manifest.Get(c, "securityContext"), "readOnlyRootFilesystem")) {
+// writableTmp gives the container at cp, when its root filesystem is
+// read-only, a writable emptyDir at /tmp, where Ray keeps its session
+// directory.
+func (p *planner) writableTmp(sp, cp manifest.Path) {
+	c := p.get(cp)
+	if !c.Lookup("securityContext.readOnlyRootFilesystem").IsTrue() {
 		return
 	}
-	mounts := sequence(c, "volumeMounts")
-	if mounts != nil {
-		for _, m := range mounts.Content {
-			mp := strings.TrimRight(manifest.Scalar(manifest.Get(m, "mountPath")), "/")
-			if mp == "/tmp" || mp == "/tmp/ray" {
-				return // something is mounted there already; leave it as chosen
-			}
+	mounts := c.Get("volumeMounts")
+	if !mounts.IsNull() && !mounts.IsList() {
+		return
+	}
+	for _, m := range mounts.Items() {
+		mp := strings.TrimRight(m.Get("mountPath").Str(), "/")
+		if mp == "/tmp" || mp == "/tmp/ray" {
+			return // something is mounted there already; leave it as chosen
 		}
 	}
-	name := e.tmpVolumeName(spec)
+	name := p.tmpVolumeName(sp)
 	if name == "" {
 		return
 	}
-	if mounts == nil {
-		if manifest.Get(c, "volumeMounts") != nil && !manifest.IsNull(manifest.Get(c, "volumeMounts")) {
-			return
-		}
-		mounts = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		if i := valueIndex(c, "volumeMounts"); i >= 0 {
-			c.Content[i] = mounts
-		} else {
-			c.Content = append(c.Content, keyNode("volumeMounts"), mounts)
-		}
+	mount := manifest.NewMap("name", manifest.NewString(name), "mountPath", manifest.NewString("/tmp"))
+	if mounts.IsNull() {
+		p.set(cp.Key("volumeMounts"), manifest.NewList(mount), fmt.Sprintf("emptyDir %s mounted at /tmp (the root filesystem is read-only)", name))
+		return
 	}
-	mounts.Content = append(mounts.Content, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-		keyNode("name"), scalarNode(name, "!!str"),
-		keyNode("mountPath"), scalarNode("/tmp", "!!str"),
-	}})
-	e.note(manifest.JoinPath(cp, "volumeMounts"), fmt.Sprintf("emptyDir %s mounted at /tmp (the root filesystem is read-only)", name))
-	_ = volumesPath
+	p.set(cp.Key("volumeMounts").Index(mounts.Len()), mount, fmt.Sprintf("emptyDir %s mounted at /tmp (the root filesystem is read-only)", name))
 }
 
 // tmpVolumeName returns the emptyDir volume to mount at /tmp, adding it to
 // the pod's volumes when needed; "" when volumes is not a list.
-func (e *editor) tmpVolumeName(spec *yaml.Node) string {
-	vols := sequence(spec, "volumes")
-	if vols == nil {
-		if v := manifest.Get(spec, "volumes"); v != nil && !manifest.IsNull(v) {
-			return ""
-		}
-		vols = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		if i := valueIndex(spec, "volumes"); i >= 0 {
-			spec.Content[i] = vols
-		} else {
-			spec.Content = append(spec.Content, keyNode("volumes"), vols)
-		}
+func (p *planner) tmpVolumeName(sp manifest.Path) string {
+	vp := sp.Key("volumes")
+	vols := p.get(vp)
+	if !vols.IsNull() && !vols.IsList() {
+		return ""
 	}
 	names := map[string]bool{}
-	for _, v := range vols.Content {
-		n := manifest.Scalar(manifest.Get(v, "name"))
+	for _, v := range vols.Items() {
+		n := v.Get("name").Str()
 		names[n] = true
-		if strings.HasPrefix(n, tmpVolume) && manifest.Get(v, "emptyDir") != nil {
+		if strings.HasPrefix(n, tmpVolume) && v.Get("emptyDir") != nil {
 			return n
 		}
 	}
@@ -77,53 +60,37 @@ func (e *editor) tmpVolumeName(spec *yaml.Node) string {
 	for i := 2; names[name]; i++ {
 		name = fmt.Sprintf("%s-%d", tmpVolume, i)
 	}
-	vols.Content = append(vols.Content, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-		keyNode("name"), scalarNode(name, "!!str"),
-		keyNode("emptyDir"), {Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle},
-	}})
+	vol := manifest.NewMap("name", manifest.NewString(name), "emptyDir", manifest.NewMap())
+	if vols.IsNull() {
+		p.set(vp, manifest.NewList(vol), "emptyDir "+name+" added")
+	} else {
+		p.set(vp.Index(vols.Len()), vol, "emptyDir "+name+" added")
+	}
 	return name
 }
 
 // addSubmitter gives a K8sJobMode RayJob without a submitterPodTemplate
 // KubeRay's default submitter pod (same image as the head, same
 // resources), which the template fixes then harden.
-func (e *editor) addSubmitter() {
-	o := e.obj
-	if manifest.SubmissionMode(o) != manifest.SubmissionModeK8sJob {
+func (p *planner) addSubmitter() {
+	if manifest.SubmissionMode(manifest.Object{Kind: p.obj.Kind, Value: p.v}) != manifest.SubmissionModeK8sJob {
 		return
 	}
-	spec := manifest.Get(o.Node, "spec")
-	if spec == nil || spec.Kind != yaml.MappingNode {
+	if !p.get(path("spec")).IsMap() || !p.get(path("spec.submitterPodTemplate")).IsNull() {
 		return
 	}
-	if t := manifest.Get(spec, "submitterPodTemplate"); !manifest.IsNull(t) {
-		return
-	}
-	img, _ := manifest.Lookup(spec, "rayClusterSpec.headGroupSpec.template.spec.containers[0].image")
-	image := manifest.Scalar(img)
+	image := p.get(path("spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].image")).Str()
 	if image == "" {
 		return // an existing cluster is selected: its image is not known here
 	}
-	m := func(kv ...*yaml.Node) *yaml.Node {
-		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: kv}
-	}
-	s := func(v string) *yaml.Node { return scalarNode(v, "!!str") }
-	k := keyNode
+	s := manifest.NewString
+	m := manifest.NewMap
 	resources := m(
-		k("limits"), m(k("cpu"), s("1"), k("memory"), s("1Gi")),
-		k("requests"), m(k("cpu"), s("500m"), k("memory"), s("200Mi")),
+		"limits", m("cpu", s("1"), "memory", s("1Gi")),
+		"requests", m("cpu", s("500m"), "memory", s("200Mi")),
 	)
-	container := m(k("name"), s(manifest.SubmitterContainerName), k("image"), s(image), k("resources"), resources)
-	tmpl := m(k("spec"), m(
-		k("restartPolicy"), s("Never"),
-		k("containers"), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{container}},
-	))
-	key := k("submitterPodTemplate")
-	key.HeadComment = "KubeRay's default submitter pod, made explicit so that it runs restricted."
-	if i := valueIndex(spec, "submitterPodTemplate"); i >= 0 {
-		spec.Content[i] = tmpl
-	} else {
-		spec.Content = append(spec.Content, key, tmpl)
-	}
-	e.note("spec.submitterPodTemplate", "KubeRay's default submitter pod added, to be hardened")
+	container := m("name", s(manifest.SubmitterContainerName), "image", s(image), "resources", resources)
+	tmpl := m("spec", m("restartPolicy", s("Never"), "containers", manifest.NewList(container)))
+	p.setComment(path("spec.submitterPodTemplate"), tmpl, "KubeRay's default submitter pod added, to be hardened",
+		"KubeRay's default submitter pod, made explicit so that it runs restricted.")
 }

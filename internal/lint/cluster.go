@@ -13,45 +13,71 @@ import (
 // checkClusterSpec applies the rules that look at a RayClusterSpec as a
 // whole: how the head is exposed, authentication, the autoscaler.
 func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest.Template, decoded []*corev1.PodTemplateSpec, ci int, head *corev1.PodTemplateSpec) {
-	p := func(rel string) string { return manifest.JoinPath(cs.Path, rel) }
-	if typ := manifest.Scalar(manifest.Get(manifest.Get(cs.Node, "headGroupSpec"), "serviceType")); exposedType(typ) {
-		c.add(RuleHeadServiceExposed, p("headGroupSpec.serviceType"),
+	hg := cs.Value.Get("headGroupSpec")
+	hp := cs.Path.Key("headGroupSpec")
+	if typ := hg.Get("serviceType").Str(); exposedType(typ) {
+		c.add(RuleHeadServiceExposed, hp.Key("serviceType"),
 			fmt.Sprintf("the head Service is of type %s: the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are reachable from outside the cluster; use ClusterIP and reach the dashboard through raygate", typ))
 	}
-	if t, _ := manifest.Lookup(cs.Node, "headGroupSpec.headService.spec.type"); exposedType(manifest.Scalar(t)) {
-		c.add(RuleHeadServiceExposed, p("headGroupSpec.headService.spec.type"),
-			fmt.Sprintf("headService sets type %s: the head's ports are reachable from outside the cluster; use ClusterIP", manifest.Scalar(t)))
-	}
-	if on, ok := manifest.Bool(manifest.Get(manifest.Get(cs.Node, "headGroupSpec"), "enableIngress")); ok && on {
-		c.add(RuleHeadIngress, p("headGroupSpec.enableIngress"),
+	c.checkService(RuleHeadServiceExposed, "headService", "the head's ports", hp.Key("headService").Key("spec"), hg.Lookup("headService.spec"))
+	if hg.Get("enableIngress").IsTrue() {
+		c.add(RuleHeadIngress, hp.Key("enableIngress"),
 			"enableIngress: true makes KubeRay create an Ingress to the dashboard and Jobs API, which run any command a request asks for; set it to false and publish the dashboard through raygate")
 	}
 	c.checkAuth(cs, templates, decoded, ci)
-	if manifest.AutoscalingEnabled(cs.Node) {
+	c.checkClusterSecrets(cs)
+	if manifest.AutoscalingEnabled(cs.Value) {
 		c.checkAutoscaler(cs, head)
-		if img, _ := manifest.Lookup(cs.Node, "autoscalerOptions.image"); img != nil {
-			if reason := unpinned(manifest.Scalar(img)); reason != "" {
-				c.add(RuleImageUnpinned, p("autoscalerOptions.image"), fmt.Sprintf("autoscaler image %q %s; pin a version tag or a digest", manifest.Scalar(img), reason))
+		if img := cs.Value.Lookup("autoscalerOptions.image"); img.IsString() {
+			if reason := unpinned(img.Str()); reason != "" {
+				c.add(RuleImageUnpinned, cs.Path.Join(path("autoscalerOptions.image")), fmt.Sprintf("autoscaler image %q %s; pin a version tag or a digest", img.Str(), reason))
 			}
 		}
 	}
 }
 
-func exposedType(t string) bool { return t == "LoadBalancer" || t == "NodePort" }
+// exposedType reports whether a Service type publishes ports outside the
+// cluster (spelled in any case, so that a misspelt type is not taken for
+// safe).
+func exposedType(t string) bool {
+	return strings.EqualFold(t, "LoadBalancer") || strings.EqualFold(t, "NodePort")
+}
+
+// checkService reports the fields of a Service spec KubeRay copies into a
+// Service that publish it outside the cluster: a LoadBalancer or NodePort
+// type, externalIPs (kube-proxy forwards traffic to those addresses to the
+// Service) and loadBalancerSourceRanges (an allow-list for a load
+// balancer: it means one is wanted).
+func (c *checker) checkService(rule, name, what string, p manifest.Path, spec *manifest.Value) {
+	if typ := spec.Get("type").Str(); exposedType(typ) {
+		c.add(rule, p.Key("type"), fmt.Sprintf("%s sets type %s: %s are reachable from outside the cluster; use ClusterIP", name, typ, what))
+	}
+	if ips := spec.Get("externalIPs"); ips.Len() > 0 {
+		c.add(rule, p.Key("externalIPs"), fmt.Sprintf("%s sets externalIPs: traffic to those addresses reaches %s from outside the cluster; remove them", name, what))
+	}
+	if r := spec.Get("loadBalancerSourceRanges"); r.Len() > 0 {
+		c.add(rule, p.Key("loadBalancerSourceRanges"), fmt.Sprintf("%s sets loadBalancerSourceRanges: %s are meant to be published through a load balancer; remove it and use ClusterIP", name, what))
+	}
+}
+
+// checkServeService looks at a RayService's serve Service.
+func (c *checker) checkServeService() {
+	c.checkService(RuleServeServiceExposed, "the serve Service", "Ray Serve's unauthenticated endpoints (port 8000)",
+		path("spec.serveService.spec"), c.o.Value.Lookup("spec.serveService.spec"))
+}
 
 // checkAuth requires Ray token authentication.
 func (c *checker) checkAuth(cs manifest.ClusterSpec, templates []manifest.Template, decoded []*corev1.PodTemplateSpec, ci int) {
-	p := func(rel string) string { return manifest.JoinPath(cs.Path, rel) }
-	auth := manifest.Get(cs.Node, "authOptions")
-	mode := manifest.Scalar(manifest.Get(auth, "mode"))
-	if mode == manifest.AuthModeToken {
-		rv := manifest.Scalar(manifest.Get(cs.Node, "rayVersion"))
+	auth := cs.Value.Get("authOptions")
+	mode := auth.Get("mode")
+	if mode.Str() == manifest.AuthModeToken {
+		rv := cs.Value.Get("rayVersion").Str()
 		switch {
 		case rv == "":
-			c.add(RuleAuthRayVersion, p("rayVersion"),
+			c.add(RuleAuthRayVersion, cs.Path.Key("rayVersion"),
 				fmt.Sprintf("token authentication needs spec.rayVersion set to %s or newer; KubeRay refuses authOptions without it", manifest.MinTokenAuthRayVersion))
 		case !manifest.VersionAtLeast(rv, manifest.MinTokenAuthRayVersion):
-			c.add(RuleAuthRayVersion, p("rayVersion"),
+			c.add(RuleAuthRayVersion, cs.Path.Key("rayVersion"),
 				fmt.Sprintf("rayVersion %s is older than %s: Ray ignores token authentication and KubeRay refuses authOptions; use Ray %s or newer", rv, manifest.MinTokenAuthRayVersion, manifest.MinTokenAuthRayVersion))
 		}
 		return
@@ -59,10 +85,10 @@ func (c *checker) checkAuth(cs manifest.ClusterSpec, templates []manifest.Templa
 	if envTokenEverywhere(templates, decoded, ci) {
 		return
 	}
-	field, msg := p("authOptions"), "Ray token authentication is off: any pod that reaches the head can submit jobs, which run arbitrary commands; set authOptions.mode: token"
-	if mode != "" {
-		field = p("authOptions.mode")
-		msg = fmt.Sprintf("authOptions.mode is %q: Ray token authentication is off, so any pod that reaches the head can submit jobs; set it to token", mode)
+	field, msg := cs.Path.Key("authOptions"), "Ray token authentication is off: any pod that reaches the head can submit jobs, which run arbitrary commands; set authOptions.mode: token"
+	if mode != nil {
+		field = field.Key("mode")
+		msg = fmt.Sprintf("authOptions.mode is %q: Ray token authentication is off, so any pod that reaches the head can submit jobs; set it to token", mode.Scalar())
 	}
 	c.add(RuleAuthDisabled, field, msg)
 }
@@ -80,10 +106,11 @@ func envTokenEverywhere(templates []manifest.Template, decoded []*corev1.PodTemp
 		if pt == nil || len(pt.Spec.Containers) == 0 {
 			return false
 		}
+		// The last entry of a name is the one the container gets.
 		ok := false
 		for _, e := range pt.Spec.Containers[0].Env {
-			if e.Name == manifest.AuthModeEnv && e.Value == manifest.AuthModeToken {
-				ok = true
+			if e.Name == manifest.AuthModeEnv {
+				ok = e.Value == manifest.AuthModeToken && e.ValueFrom == nil
 			}
 		}
 		if !ok {
@@ -97,11 +124,11 @@ func envTokenEverywhere(templates []manifest.Template, decoded []*corev1.PodTemp
 // checkAutoscaler evaluates the autoscaler container KubeRay adds to the
 // head pod, with the securityContext autoscalerOptions gives it.
 func (c *checker) checkAutoscaler(cs manifest.ClusterSpec, head *corev1.PodTemplateSpec) {
-	field := manifest.JoinPath(cs.Path, "autoscalerOptions.securityContext")
+	field := cs.Path.Join(path("autoscalerOptions.securityContext"))
 	var sc *corev1.SecurityContext
-	if n, _ := manifest.Lookup(cs.Node, "autoscalerOptions.securityContext"); n != nil && !manifest.IsNull(n) {
+	if n := cs.Value.Lookup("autoscalerOptions.securityContext"); !n.IsNull() {
 		sc = &corev1.SecurityContext{}
-		if err := manifest.DecodeInto(n, sc); err != nil {
+		if err := n.DecodeInto(sc); err != nil {
 			c.add(RuleInvalidTemplate, field, fmt.Sprintf("autoscalerOptions.securityContext: %v", err))
 			return
 		}
@@ -131,23 +158,22 @@ func (c *checker) checkAutoscaler(cs manifest.ClusterSpec, head *corev1.PodTempl
 
 // checkSubmitter looks at the pods a RayJob's submission adds.
 func (c *checker) checkSubmitter(specs []manifest.ClusterSpec) {
-	mode := manifest.SubmissionMode(c.o)
-	switch mode {
+	switch manifest.SubmissionMode(c.o) {
 	case manifest.SubmissionModeK8sJob:
-		if t, _ := manifest.Lookup(c.o.Node, "spec.submitterPodTemplate"); t != nil && !manifest.IsNull(t) {
+		if !c.o.Value.Lookup("spec.submitterPodTemplate").IsNull() {
 			return
 		}
 		if len(specs) == 0 {
 			// Without rayClusterSpec KubeRay builds the submitter from the
 			// selected cluster's head: still a pod without securityContext.
-			c.addSev(RuleSubmitterRestricted, SeverityWarning, "spec.submitterPodTemplate",
+			c.addSev(RuleSubmitterRestricted, SeverityWarning, path("spec.submitterPodTemplate"),
 				"no submitterPodTemplate: KubeRay's default submitter pod (built from the selected cluster's head image) has no securityContext and is rejected in a restricted namespace; add a submitterPodTemplate with a restricted securityContext")
 			return
 		}
-		c.add(RuleSubmitterRestricted, "spec.submitterPodTemplate",
+		c.add(RuleSubmitterRestricted, path("spec.submitterPodTemplate"),
 			"no submitterPodTemplate: KubeRay's default submitter pod has no securityContext and is rejected in a restricted namespace; add one with a restricted securityContext (raygate harden adds KubeRay's default, hardened)")
 	case manifest.SubmissionModeSidecar:
-		c.add(RuleSidecarSubmitter, "spec.submissionMode",
+		c.add(RuleSidecarSubmitter, path("spec.submissionMode"),
 			"SidecarMode adds a submitter container without a securityContext to the head pod, which a restricted namespace rejects; use K8sJobMode with a hardened submitterPodTemplate, or HTTPMode")
 	}
 }

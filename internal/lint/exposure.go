@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/raygate/raygate/internal/manifest"
 )
 
@@ -20,11 +18,10 @@ var rayHeadPorts = map[string]string{
 	"dashboard": "dashboard and Jobs API", "client": "Ray Client", "gcs-server": "GCS", "gcs": "GCS",
 }
 
-// exposures checks the non-Ray objects of the documents for routes to Ray
-// heads.
-func exposures(file string, docs []manifest.Document) []Finding {
+// exposures checks the non-Ray objects of a file for routes to Ray heads.
+func exposures(file string, f *manifest.File) []Finding {
 	var out []Finding
-	for _, o := range manifest.Resources(docs) {
+	for _, o := range f.Resources() {
 		c := &checker{file: file, o: o}
 		group, _, _ := strings.Cut(o.APIVersion, "/")
 		switch {
@@ -51,37 +48,34 @@ func headBackend(name, port string) (string, bool) {
 }
 
 func (c *checker) ingress() {
-	visit := func(path string, backend *yaml.Node) {
-		svc := manifest.Get(backend, "service")
-		name := manifest.Scalar(manifest.Get(svc, "name"))
-		port := manifest.Get(svc, "port")
-		p := manifest.Scalar(manifest.Get(port, "number"))
-		if p == "" {
-			p = manifest.Scalar(manifest.Get(port, "name"))
+	visit := func(p manifest.Path, backend *manifest.Value) {
+		svc := backend.Get("service")
+		name := svc.Get("name").Str()
+		port := svc.Get("port")
+		num := port.Get("number").Scalar()
+		if num == "" {
+			num = port.Get("name").Str()
 		}
-		if what, ok := headBackend(name, p); ok {
-			c.add(RuleHeadRoute, path+".service", fmt.Sprintf("Ingress routes to Ray head %s (service %s, port %s): whoever reaches the ingress can run code on the cluster; publish the dashboard through raygate instead", what, name, p))
+		if what, ok := headBackend(name, num); ok {
+			c.add(RuleHeadRoute, p.Key("service"), fmt.Sprintf("Ingress routes to Ray head %s (service %s, port %s): whoever reaches the ingress can run code on the cluster; publish the dashboard through raygate instead", what, name, num))
 		}
 	}
-	if b, _ := manifest.Lookup(c.o.Node, "spec.defaultBackend"); b != nil {
-		visit("spec.defaultBackend", b)
+	if b := c.o.Value.Lookup("spec.defaultBackend"); b != nil {
+		visit(path("spec.defaultBackend"), b)
 	}
-	rules, _ := manifest.Lookup(c.o.Node, "spec.rules")
-	for i, r := range seqItems(rules) {
-		paths, _ := manifest.Lookup(r, "http.paths")
-		for j, pth := range seqItems(paths) {
-			visit(fmt.Sprintf("spec.rules[%d].http.paths[%d].backend", i, j), manifest.Get(pth, "backend"))
+	for i, r := range c.o.Value.Lookup("spec.rules").Items() {
+		for j, pth := range r.Lookup("http.paths").Items() {
+			visit(path(fmt.Sprintf("spec.rules[%d].http.paths[%d].backend", i, j)), pth.Get("backend"))
 		}
 	}
 }
 
 func (c *checker) route() {
-	rules, _ := manifest.Lookup(c.o.Node, "spec.rules")
-	for i, r := range seqItems(rules) {
-		for j, b := range seqItems(manifest.Get(r, "backendRefs")) {
-			name, port := manifest.Scalar(manifest.Get(b, "name")), manifest.Scalar(manifest.Get(b, "port"))
+	for i, r := range c.o.Value.Lookup("spec.rules").Items() {
+		for j, b := range r.Get("backendRefs").Items() {
+			name, port := b.Get("name").Str(), b.Get("port").Scalar()
 			if what, ok := headBackend(name, port); ok {
-				c.add(RuleHeadRoute, fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j),
+				c.add(RuleHeadRoute, path(fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j)),
 					fmt.Sprintf("%s routes to Ray head %s (service %s, port %s): whoever reaches the gateway can run code on the cluster; publish the dashboard through raygate instead", c.o.Kind, what, name, port))
 			}
 		}
@@ -89,35 +83,28 @@ func (c *checker) route() {
 }
 
 func (c *checker) service() {
-	spec := manifest.Get(c.o.Node, "spec")
-	typ := manifest.Scalar(manifest.Get(spec, "type"))
-	if typ != "LoadBalancer" && typ != "NodePort" {
+	spec := c.o.Value.Get("spec")
+	typ := spec.Get("type").Str()
+	external := spec.Get("externalIPs").Len() > 0
+	if !exposedType(typ) && !external {
 		return
 	}
-	sel := manifest.Get(spec, "selector")
-	if manifest.Get(sel, "ray.io/node-type") == nil && manifest.Get(sel, "ray.io/cluster") == nil {
+	sel := spec.Get("selector")
+	if sel.Get("ray.io/node-type") == nil && sel.Get("ray.io/cluster") == nil {
 		return
 	}
-	for i, p := range seqItems(manifest.Get(spec, "ports")) {
-		num := manifest.Scalar(manifest.Get(p, "targetPort"))
+	how := "of type " + typ
+	if !exposedType(typ) {
+		how = "with externalIPs"
+	}
+	for i, p := range spec.Get("ports").Items() {
+		num := p.Get("targetPort").Scalar()
 		if num == "" {
-			num = manifest.Scalar(manifest.Get(p, "port"))
+			num = p.Get("port").Scalar()
 		}
 		if what, ok := rayHeadPorts[num]; ok {
-			c.add(RuleHeadRoute, fmt.Sprintf("spec.ports[%d]", i),
-				fmt.Sprintf("Service of type %s publishes Ray %s (port %s) of Ray pods outside the cluster; use ClusterIP and reach it through raygate", typ, what, num))
+			c.add(RuleHeadRoute, path(fmt.Sprintf("spec.ports[%d]", i)),
+				fmt.Sprintf("Service %s publishes Ray %s (port %s) of Ray pods outside the cluster; use ClusterIP and reach it through raygate", how, what, num))
 		}
 	}
-}
-
-func seqItems(n *yaml.Node) []*yaml.Node {
-	n = manifest.Resolve(n)
-	if n == nil || n.Kind != yaml.SequenceNode {
-		return nil
-	}
-	out := make([]*yaml.Node, len(n.Content))
-	for i, it := range n.Content {
-		out[i] = manifest.Resolve(it)
-	}
-	return out
 }

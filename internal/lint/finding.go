@@ -50,6 +50,11 @@ type Finding struct {
 	// file; 0 when unknown (objects not read from a file).
 	Line   int `json:"-"`
 	Column int `json:"-"`
+	// Key identifies the finding across two versions of an object: rule,
+	// field (list items named where they have a name, so that the same
+	// container is found wherever it moved) and message. The admission
+	// webhook's ratchet compares keys.
+	Key string `json:"-"`
 }
 
 // HasErrors reports whether any finding has severity error.

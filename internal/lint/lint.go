@@ -8,45 +8,70 @@ import (
 
 	"github.com/raygate/raygate/internal/manifest"
 	"github.com/raygate/raygate/internal/pss"
+	"github.com/raygate/raygate/internal/tenant"
 )
 
-// File checks every KubeRay object in one file's bytes. name is used as the
-// findings' File. A file that is not valid YAML returns a
-// *manifest.ParseError and no findings.
+// Options configure the checks that depend on where objects go.
+type Options struct {
+	// Tenants, when set, turns on the tenant rules: each object is checked
+	// against the tenant whose namespace it goes to (the tenant's allowed
+	// service accounts, the protected Secrets).
+	Tenants *tenant.File
+	// Namespace is the namespace of objects that name none, as with
+	// kubectl apply -n.
+	Namespace string
+}
+
+// File checks every KubeRay object in one file's bytes, read exactly as
+// kubectl reads them. name is used as the findings' File. A file raygate
+// cannot read, or refuses to read (duplicate keys, ambiguous YAML),
+// returns a *manifest.ParseError and no findings.
 func File(name string, data []byte) ([]Finding, error) {
-	docs, err := manifest.Parse(data)
+	return FileWith(name, data, Options{})
+}
+
+// FileWith is File with options.
+func FileWith(name string, data []byte, opts Options) ([]Finding, error) {
+	f, err := manifest.Read(data)
 	if err != nil {
 		return nil, err
 	}
-	return Documents(name, docs), nil
+	return Check(name, f, opts), nil
 }
 
-// Documents checks the KubeRay objects of already parsed documents.
-func Documents(name string, docs []manifest.Document) []Finding {
+// Check checks the objects of a read file.
+func Check(name string, f *manifest.File, opts Options) []Finding {
+	tokens := tokenSecrets(f.Objects())
 	var out []Finding
-	for _, o := range manifest.Objects(docs) {
-		out = append(out, Object(name, o)...)
+	for _, o := range f.Objects() {
+		out = append(out, check(name, o, opts, tokens)...)
 	}
-	out = append(out, exposures(name, docs)...)
+	out = append(out, exposures(name, f)...)
 	sortFindings(out)
 	return out
 }
 
 // Object checks one KubeRay object.
-func Object(file string, o manifest.Object) []Finding {
-	c := &checker{file: file, o: o}
+func Object(file string, o manifest.Object, opts Options) []Finding {
+	return check(file, o, opts, nil)
+}
+
+func check(file string, o manifest.Object, opts Options, tokens map[string]tokenOwner) []Finding {
+	c := &checker{file: file, o: o, tokens: tokens}
+	c.tenantOf(opts)
 	specs := manifest.ClusterSpecs(o)
 	templates := manifest.Templates(o)
 	decoded := make([]*corev1.PodTemplateSpec, len(templates))
 	for i, t := range templates {
 		var pt corev1.PodTemplateSpec
-		if err := manifest.DecodeInto(t.Node, &pt); err != nil {
+		if err := t.Value.DecodeInto(&pt); err != nil {
 			c.add(RuleInvalidTemplate, t.Path, fmt.Sprintf("%s pod template: %v", t.Describe(), err))
 			continue
 		}
 		decoded[i] = &pt
 		c.checkPSS(t, &pt)
 		c.checkTemplate(t, &pt)
+		c.checkReach(t, &pt)
 	}
 	for ci, cs := range specs {
 		var head *corev1.PodTemplateSpec
@@ -57,29 +82,32 @@ func Object(file string, o manifest.Object) []Finding {
 		}
 		c.checkClusterSpec(cs, templates, decoded, ci, head)
 	}
-	if o.Kind == manifest.KindRayJob {
+	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
 		c.checkSubmitter(specs)
 	}
-	if o.Kind == manifest.KindRayService {
-		if t, _ := manifest.Lookup(o.Node, "spec.serveService.spec.type"); t != nil {
-			if typ := manifest.Scalar(t); typ == "LoadBalancer" || typ == "NodePort" {
-				c.add(RuleServeServiceExposed, "spec.serveService.spec.type",
-					fmt.Sprintf("the serve Service is of type %s: Ray Serve (port 8000) answers unauthenticated requests from outside the cluster; use ClusterIP behind an authenticating gateway", typ))
-			}
-		}
+	if manifest.CanonicalKind(o.Kind) == manifest.KindRayService {
+		c.checkServeService()
 	}
 	return c.out
 }
 
 type checker struct {
-	file string
-	o    manifest.Object
-	out  []Finding
+	file   string
+	o      manifest.Object
+	out    []Finding
+	tokens map[string]tokenOwner
+	// tenants and ten are the tenants file and the object's tenant (nil
+	// when the tenant rules are off or the object has no tenant).
+	tenants *tenant.File
+	ten     *tenant.Tenant
 }
+
+// path builds a field path relative to the object.
+func path(s string) manifest.Path { return manifest.ParsePath(s) }
 
 // add records a finding at field (relative to the object) with the rule's
 // severity.
-func (c *checker) add(rule, field, msg string) {
+func (c *checker) add(rule string, field manifest.Path, msg string) {
 	sev := severityOf(rule)
 	if strings.HasPrefix(rule, RulePSSPrefix) {
 		sev = SeverityError
@@ -88,12 +116,13 @@ func (c *checker) add(rule, field, msg string) {
 }
 
 // addSev records a finding with an explicit severity.
-func (c *checker) addSev(rule string, sev Severity, field, msg string) {
-	line, col := manifest.Position(c.o.Node, field)
+func (c *checker) addSev(rule string, sev Severity, field manifest.Path, msg string) {
+	pos := c.o.Position(field)
 	c.out = append(c.out, Finding{
 		File: c.file, Document: c.o.Document, Kind: c.o.Kind, Name: c.o.Name,
-		Rule: rule, Severity: sev, Field: c.o.Path(field), Message: msg,
-		Line: line, Column: col,
+		Rule: rule, Severity: sev, Field: c.o.Field(field), Message: msg,
+		Line: pos.Line, Column: pos.Column,
+		Key: rule + " " + identity(c.o.Value, field) + " " + msg,
 	})
 }
 
@@ -107,17 +136,17 @@ func (c *checker) checkPSS(t manifest.Template, pt *corev1.PodTemplateSpec) {
 		return
 	}
 	for _, v := range vs {
-		c.add(RulePSSPrefix+v.Check, manifest.JoinPath(t.Path, v.Field), fmt.Sprintf("%s pod: %s", t.Describe(), v.Message()))
+		c.add(RulePSSPrefix+v.Check, t.Path.Join(manifest.ParsePath(v.Field)), fmt.Sprintf("%s pod: %s", t.Describe(), v.Message()))
 	}
 }
 
 // checkTemplate applies the Ray rules that look at one pod template.
 func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	spec := &pt.Spec
-	p := func(rel string) string { return manifest.JoinPath(t.Path, "spec", rel) }
+	sp := t.Path.Key("spec")
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 		if !manifest.NeedsServiceAccountToken(c.o, t) {
-			c.add(RuleSATokenAutomount, p("automountServiceAccountToken"),
+			c.add(RuleSATokenAutomount, sp.Key("automountServiceAccountToken"),
 				fmt.Sprintf("%s pod mounts a service-account token: any Ray job can call the Kubernetes API as the pod; set automountServiceAccountToken: false", t.Describe()))
 		}
 	}
@@ -126,7 +155,7 @@ func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec)
 		on   bool
 	}{{"hostIPC", spec.HostIPC}, {"hostNetwork", spec.HostNetwork}, {"hostPID", spec.HostPID}} {
 		if h.on {
-			c.add(RuleHostNamespace, p(h.name), fmt.Sprintf("%s pod sets %s: true; %s", t.Describe(), h.name, hostNamespaceWhy(h.name)))
+			c.add(RuleHostNamespace, sp.Key(h.name), fmt.Sprintf("%s pod sets %s: true; %s", t.Describe(), h.name, hostNamespaceWhy(h.name)))
 		}
 	}
 	lists := []struct {
@@ -135,25 +164,25 @@ func (c *checker) checkTemplate(t manifest.Template, pt *corev1.PodTemplateSpec)
 	}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}}
 	for _, l := range lists {
 		for i, ctr := range l.ctrs {
-			cp := p(manifest.Index(l.name, i))
+			cp := sp.Key(l.name).Index(i)
 			for j, port := range ctr.Ports {
 				if port.HostPort != 0 {
-					c.add(RuleHostPort, manifest.JoinPath(cp, manifest.Index("ports", j), "hostPort"),
+					c.add(RuleHostPort, cp.Key("ports").Index(j).Key("hostPort"),
 						fmt.Sprintf("container %q publishes port %d on the node as hostPort %d, outside NetworkPolicies; remove hostPort", ctr.Name, port.ContainerPort, port.HostPort))
 				}
 			}
 			if reason := unpinned(ctr.Image); reason != "" {
-				c.add(RuleImageUnpinned, manifest.JoinPath(cp, "image"), fmt.Sprintf("container %q image %q %s; pin a version tag or a digest", ctr.Name, ctr.Image, reason))
+				c.add(RuleImageUnpinned, cp.Key("image"), fmt.Sprintf("container %q image %q %s; pin a version tag or a digest", ctr.Name, ctr.Image, reason))
 			}
 			if l.name != "containers" {
 				continue
 			}
 			if missing := missingLimits(ctr); missing != "" {
-				c.add(RuleResourceLimits, manifest.JoinPath(cp, "resources.limits"),
+				c.add(RuleResourceLimits, cp.Key("resources").Key("limits"),
 					fmt.Sprintf("container %q sets no %s limit: one workload can starve the node and other tenants", ctr.Name, missing))
 			}
 			if i == 0 && readOnlyRoot(ctr) && !writableTmp(ctr, spec) {
-				c.add(RuleReadOnlyRootFSNoTmp, manifest.JoinPath(cp, "securityContext.readOnlyRootFilesystem"),
+				c.add(RuleReadOnlyRootFSNoTmp, cp.Key("securityContext").Key("readOnlyRootFilesystem"),
 					fmt.Sprintf("container %q has a read-only root filesystem but no writable volume at /tmp, where Ray keeps its session directory; mount an emptyDir at /tmp", ctr.Name))
 			}
 		}
@@ -216,4 +245,30 @@ func writableTmp(ctr corev1.Container, spec *corev1.PodSpec) bool {
 		}
 	}
 	return false
+}
+
+// identity renders a field path for the webhook's ratchet with list items
+// named instead of numbered where they have a name (containers, volumes,
+// env entries by name; worker groups by groupName), so that an old finding
+// excuses only the same field of the same container, wherever it moved.
+func identity(root *manifest.Value, p manifest.Path) string {
+	var b strings.Builder
+	cur := root
+	for _, s := range p {
+		if !s.IsIndex() {
+			b.WriteString("." + s.Key)
+			cur = cur.Get(s.Key)
+			continue
+		}
+		cur = cur.Index(s.Index)
+		switch {
+		case cur.Get("name").IsString():
+			fmt.Fprintf(&b, "[name=%q]", cur.Get("name").Str())
+		case cur.Get("groupName").IsString():
+			fmt.Fprintf(&b, "[groupName=%q]", cur.Get("groupName").Str())
+		default:
+			fmt.Fprintf(&b, "[%d]", s.Index)
+		}
+	}
+	return b.String()
 }

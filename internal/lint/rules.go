@@ -39,6 +39,10 @@ const (
 	RuleSidecarSubmitter     = "RG-sidecar-submitter"
 	RuleReadOnlyRootFSNoTmp  = "RG-readonly-rootfs-tmp"
 	RuleInvalidTemplate      = "RG-invalid-template"
+	RuleServiceAccount       = "RG-service-account"
+	RuleSecretReference      = "RG-secret-reference"
+	RuleSATokenProjected     = "RG-sa-token-projected"
+	RuleTenantNamespace      = "RG-tenant-namespace"
 
 	// RulePSSPrefix prefixes the Pod Security Standard rules: PSS-<check id>.
 	RulePSSPrefix = "PSS-"
@@ -48,13 +52,13 @@ const pssFallbackCheck = "restricted"
 
 var rgRules = []Rule{
 	{ID: RuleHeadServiceExposed, Severity: SeverityError, Hardened: true,
-		Summary: "the head Service is of type LoadBalancer or NodePort (spec.headGroupSpec.serviceType or headService.spec.type): the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are reachable from outside the cluster, where anyone who reaches them can run code",
-		Fix:     "use ClusterIP and reach the dashboard through raygate"},
+		Summary: "the head Service is published outside the cluster: of type LoadBalancer or NodePort (spec.headGroupSpec.serviceType or headService.spec.type), or with headService.spec.externalIPs or loadBalancerSourceRanges; the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are then reachable from outside, where anyone who reaches them can run code",
+		Fix:     "use ClusterIP without externalIPs and reach the dashboard through raygate"},
 	{ID: RuleHeadRoute, Severity: SeverityWarning,
 		Summary: "an Ingress, a Gateway API route or a LoadBalancer/NodePort Service in the same files publishes a Ray head port (8265, 10001, 6379, 52365, or a *-head-svc Service) outside the cluster",
 		Fix:     "remove it and publish the dashboard through raygate, which authenticates and authorizes every request"},
 	{ID: RuleServeServiceExposed, Severity: SeverityWarning,
-		Summary: "a RayService's serve Service (spec.serveService.spec.type) is of type LoadBalancer or NodePort: Ray Serve answers unauthenticated requests from outside the cluster",
+		Summary: "a RayService's serve Service (spec.serveService.spec) is of type LoadBalancer or NodePort, or sets externalIPs or loadBalancerSourceRanges: Ray Serve answers unauthenticated requests from outside the cluster",
 		Fix:     "use ClusterIP behind an authenticating ingress or gateway"},
 	{ID: RuleHeadIngress, Severity: SeverityError, Hardened: true,
 		Summary: "spec.headGroupSpec.enableIngress is true: KubeRay creates an Ingress to the dashboard and Jobs API, which run any shell command a request asks for",
@@ -92,6 +96,18 @@ var rgRules = []Rule{
 	{ID: RuleReadOnlyRootFSNoTmp, Severity: SeverityWarning, Hardened: true,
 		Summary: "a container has a read-only root filesystem but no writable volume at /tmp: Ray writes its session directory under /tmp/ray and fails to start",
 		Fix:     "mount an emptyDir at /tmp"},
+	{ID: RuleServiceAccount, Severity: SeverityError,
+		Summary: "(with --tenants) a pod template's serviceAccountName (or deprecated serviceAccount) is not one of the tenant's serviceAccounts: every Ray job in the pod gets that account's Kubernetes permissions, such as another cluster's autoscaler account, which deletes pods and changes RayClusters",
+		Fix:     "leave serviceAccountName unset or use one of the tenant's service accounts (default ray, which render creates without a token)"},
+	{ID: RuleSecretReference, Severity: SeverityWarning,
+		Summary: "a pod template mounts a Secret (secret or projected volume, a CSI volume's nodePublishSecretRef) or reads one (envFrom, env valueFrom), or the cluster spec makes KubeRay put one into its pods (authOptions.secretName, gcsFaultToleranceOptions Redis credentials, autoscalerOptions env and envFrom): any Ray job in the pod can read it; an error when the tenants file protects the Secret (protectedSecrets) or when it is the Ray token Secret of another RayCluster in the same files",
+		Fix:     "mount only the Secrets the workload needs; never another cluster's Ray token"},
+	{ID: RuleSATokenProjected, Severity: SeverityWarning,
+		Summary: "a projected volume holds a service-account token: code in the pod (any Ray job) can act as the pod's service account, even with automountServiceAccountToken: false",
+		Fix:     "remove the serviceAccountToken source unless the workload needs it, with an audience other than the API server's"},
+	{ID: RuleTenantNamespace, Severity: SeverityWarning,
+		Summary: "(with --tenants) the object's namespace (metadata.namespace, or --namespace) is not a tenant's, so the tenant rules were not applied",
+		Fix:     "set metadata.namespace to the tenant's namespace, or pass --namespace"},
 	{ID: RuleInvalidTemplate, Severity: SeverityError,
 		Summary: "a pod template (or autoscalerOptions) cannot be read as a Kubernetes pod template: the API server would reject the object",
 		Fix:     "correct the field named in the message"},

@@ -3,8 +3,6 @@ package manifest
 import (
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // KubeRay and Ray facts the checks and fixes rely on.
@@ -33,9 +31,8 @@ const (
 
 // AutoscalingEnabled reports whether a RayClusterSpec turns on in-tree
 // autoscaling.
-func AutoscalingEnabled(spec *yaml.Node) bool {
-	b, ok := Bool(Get(spec, "enableInTreeAutoscaling"))
-	return ok && b
+func AutoscalingEnabled(spec *Value) bool {
+	return spec.Get("enableInTreeAutoscaling").IsTrue()
 }
 
 // K8sTokenAuthEnv is the environment variable that makes Ray delegate token
@@ -51,26 +48,18 @@ const K8sTokenAuthEnv = "RAY_ENABLE_K8S_TOKEN_AUTH"
 func NeedsServiceAccountToken(o Object, t Template) bool {
 	specs := ClusterSpecs(o)
 	if t.Cluster >= 0 && t.Cluster < len(specs) {
-		cs := specs[t.Cluster].Node
+		cs := specs[t.Cluster].Value
 		if t.Role == RoleHead && AutoscalingEnabled(cs) {
 			return true
 		}
-		if b, ok := Bool(Get(Get(cs, "authOptions"), "enableK8sTokenAuth")); ok && b {
+		if cs.Get("authOptions").Get("enableK8sTokenAuth").IsTrue() {
 			return true
 		}
 	}
 	for _, list := range []string{"containers", "initContainers"} {
-		seq, _ := Lookup(t.Node, "spec."+list)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, c := range seq.Content {
-			env := Get(c, "env")
-			if env == nil || env.Kind != yaml.SequenceNode {
-				continue
-			}
-			for _, e := range env.Content {
-				if scalar(Get(e, "name")) == K8sTokenAuthEnv && strings.EqualFold(scalar(Get(e, "value")), "true") {
+		for _, c := range t.Value.Get("spec").Get(list).Items() {
+			for _, e := range c.Get("env").Items() {
+				if e.Get("name").Str() == K8sTokenAuthEnv && strings.EqualFold(e.Get("value").Str(), "true") {
 					return true
 				}
 			}
@@ -82,8 +71,7 @@ func NeedsServiceAccountToken(o Object, t Template) bool {
 // SubmissionMode returns a RayJob's spec.submissionMode, K8sJobMode when
 // unset.
 func SubmissionMode(o Object) string {
-	n, _ := Lookup(o.Node, "spec.submissionMode")
-	if m := scalar(n); m != "" {
+	if m := o.Value.Lookup("spec.submissionMode").Str(); m != "" {
 		return m
 	}
 	return SubmissionModeK8sJob

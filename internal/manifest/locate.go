@@ -1,11 +1,5 @@
 package manifest
 
-import (
-	"fmt"
-
-	"go.yaml.in/yaml/v3"
-)
-
 // Roles of a pod template in a KubeRay resource.
 const (
 	RoleHead      = "head"
@@ -17,9 +11,9 @@ const (
 // RayJob's spec.rayClusterSpec or a RayService's spec.rayClusterConfig.
 type ClusterSpec struct {
 	// Path is the spec's field path relative to the object.
-	Path string
-	// Node is the spec's mapping node.
-	Node *yaml.Node
+	Path Path
+	// Value is the spec.
+	Value *Value
 }
 
 // Template is a pod template inside an object.
@@ -30,9 +24,9 @@ type Template struct {
 	Group string
 	// Path is the template's field path relative to the object, e.g.
 	// spec.workerGroupSpecs[1].template.
-	Path string
-	// Node is the template's mapping node.
-	Node *yaml.Node
+	Path Path
+	// Value is the template.
+	Value *Value
 	// Cluster is the index in ClusterSpecs of the cluster spec holding the
 	// template; -1 for a RayJob's submitter.
 	Cluster int
@@ -50,60 +44,74 @@ func (t Template) Describe() string {
 	return t.Role
 }
 
-// ClusterSpecPath returns the field path of the object's RayClusterSpec for
-// its kind ("" for unknown kinds).
-func ClusterSpecPath(kind string) string {
-	switch kind {
-	case KindRayCluster:
-		return "spec"
-	case KindRayJob:
-		return "spec.rayClusterSpec"
-	case KindRayService:
-		return "spec.rayClusterConfig"
+// kindLayout says where a kind keeps its RayClusterSpecs and other pod
+// templates; supporting another pod-bearing kind is adding an entry.
+type kindLayout struct {
+	// clusterSpecs are the paths of the kind's RayClusterSpecs.
+	clusterSpecs []Path
+	// templates are the paths of pod templates outside cluster specs,
+	// with their roles.
+	templates []rolePath
+}
+
+type rolePath struct {
+	role string
+	path Path
+}
+
+var layouts = map[string]kindLayout{
+	KindRayCluster: {clusterSpecs: []Path{ParsePath("spec")}},
+	KindRayJob: {
+		clusterSpecs: []Path{ParsePath("spec.rayClusterSpec")},
+		templates:    []rolePath{{RoleSubmitter, ParsePath("spec.submitterPodTemplate")}},
+	},
+	KindRayService: {clusterSpecs: []Path{ParsePath("spec.rayClusterConfig")}},
+}
+
+// ClusterSpecPath returns the field path of the RayClusterSpec of a kind
+// (nil for other kinds).
+func ClusterSpecPath(kind string) Path {
+	if l, ok := layouts[CanonicalKind(kind)]; ok && len(l.clusterSpecs) > 0 {
+		return l.clusterSpecs[0]
 	}
-	return ""
+	return nil
 }
 
 // ClusterSpecs returns the RayClusterSpecs of o (none for a RayJob that
 // selects an existing cluster).
 func ClusterSpecs(o Object) []ClusterSpec {
-	p := ClusterSpecPath(o.Kind)
-	if p == "" {
-		return nil
-	}
-	n, _ := Lookup(o.Node, p)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	return []ClusterSpec{{Path: p, Node: n}}
-}
-
-// Templates returns every pod template of o: for each cluster spec the head
-// then each worker group, then a RayJob's submitter pod template.
-func Templates(o Object) []Template {
-	var out []Template
-	for ci, cs := range ClusterSpecs(o) {
-		if t, _ := Lookup(cs.Node, "headGroupSpec.template"); isMapping(t) {
-			out = append(out, Template{Role: RoleHead, Path: JoinPath(cs.Path, "headGroupSpec.template"), Node: t, Cluster: ci})
-		}
-		if wg := Get(cs.Node, "workerGroupSpecs"); wg != nil && wg.Kind == yaml.SequenceNode {
-			for i, g := range wg.Content {
-				g = resolve(g)
-				if t := Get(g, "template"); isMapping(t) {
-					out = append(out, Template{
-						Role: RoleWorker, Group: scalar(Get(g, "groupName")),
-						Path: JoinPath(cs.Path, fmt.Sprintf("workerGroupSpecs[%d].template", i)), Node: t, Cluster: ci,
-					})
-				}
-			}
-		}
-	}
-	if o.Kind == KindRayJob {
-		if t, _ := Lookup(o.Node, "spec.submitterPodTemplate"); isMapping(t) {
-			out = append(out, Template{Role: RoleSubmitter, Path: "spec.submitterPodTemplate", Node: t, Cluster: -1})
+	var out []ClusterSpec
+	for _, p := range layouts[CanonicalKind(o.Kind)].clusterSpecs {
+		if v := o.Value.At(p); v.IsMap() {
+			out = append(out, ClusterSpec{Path: p, Value: v})
 		}
 	}
 	return out
 }
 
-func isMapping(n *yaml.Node) bool { return n != nil && n.Kind == yaml.MappingNode }
+// Templates returns every pod template of o: for each cluster spec the head
+// then each worker group, then the kind's other templates (a RayJob's
+// submitter pod template).
+func Templates(o Object) []Template {
+	var out []Template
+	for ci, cs := range ClusterSpecs(o) {
+		hp := Path{}.Key("headGroupSpec").Key("template")
+		if t := cs.Value.At(hp); t.IsMap() {
+			out = append(out, Template{Role: RoleHead, Path: cs.Path.Join(hp), Value: t, Cluster: ci})
+		}
+		for i, g := range cs.Value.Get("workerGroupSpecs").Items() {
+			if t := g.Get("template"); t.IsMap() {
+				out = append(out, Template{
+					Role: RoleWorker, Group: g.Get("groupName").Str(),
+					Path: cs.Path.Key("workerGroupSpecs").Index(i).Key("template"), Value: t, Cluster: ci,
+				})
+			}
+		}
+	}
+	for _, rp := range layouts[CanonicalKind(o.Kind)].templates {
+		if t := o.Value.At(rp.path); t.IsMap() {
+			out = append(out, Template{Role: rp.role, Path: rp.path, Value: t, Cluster: -1})
+		}
+	}
+	return out
+}

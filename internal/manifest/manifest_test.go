@@ -1,12 +1,20 @@
 package manifest
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
 
-func TestParseDocuments(t *testing.T) {
+func mustRead(t *testing.T, in string) *File {
+	t.Helper()
+	f, err := Read([]byte(in))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, in)
+	}
+	return f
+}
+
+func TestReadDocuments(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -20,14 +28,39 @@ func TestParseDocuments(t *testing.T) {
 		{name: "three with other kinds", in: "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: ray.io/v1\nkind: RayService\nmetadata: {name: s}\n---\napiVersion: ray.io/v1alpha1\nkind: RayCluster\nmetadata: {name: old}\n", docs: 3,
 			objects: []string{"RayService/s@", "RayCluster/old@"}},
 		{name: "other group ignored", in: "apiVersion: example.com/v1\nkind: RayCluster\n", docs: 1},
+		{name: "kind in another case", in: "apiVersion: ray.io/v1\nkind: raycluster\nmetadata: {name: a}\n", docs: 1, objects: []string{"raycluster/a@"}},
 		{name: "list", in: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {name: a}}\n- {apiVersion: v1, kind: Pod}\n- {apiVersion: ray.io/v1, kind: RayJob, metadata: {name: b}}\n", docs: 1,
 			objects: []string{"RayCluster/a@items[0]", "RayJob/b@items[2]"}},
+		{name: "any kind with items is a list", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\nitems:\n- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {name: hidden}}\n", docs: 1,
+			objects: []string{"RayCluster/hidden@items[0]"}},
+		{name: "items inherit the list's kind", in: "apiVersion: ray.io/v1\nkind: RayClusterList\nitems:\n- metadata: {name: a}\n", docs: 1, objects: []string{"RayCluster/a@items[0]"}},
+		{name: "a RayCluster with items is a list, and checked as itself", in: "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: a}\nitems: []\n", docs: 1,
+			objects: []string{"RayCluster/a@"}},
+		{name: "null items", in: "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: a}\nitems:\n", docs: 1, objects: []string{"RayCluster/a@"}},
+		{name: "items not a list", in: "apiVersion: v1\nkind: List\nitems: {a: 1}\n", err: "line 3: items is a mapping"},
+		{name: "list in a list", in: "apiVersion: v1\nkind: List\nitems:\n- kind: List\n  apiVersion: v1\n  items: []\n", err: "inside lists"},
 		{name: "syntax error", in: "a: [\n", err: "line"},
 		{name: "tab indentation", in: "a:\n\tb: 1\n", err: "line"},
+		{name: "duplicate key", in: "kind: ConfigMap\napiVersion: v1\nkind: RayCluster\n", err: `line 3: duplicate key "kind" (also at line 1)`},
+		{name: "duplicate through YAML 1.1", in: "a:\n  yes: 1\n  true: 2\n", err: `line 3: duplicate key "true" (also at line 2)`},
+		{name: "keys that become one field", in: "a:\n  1: x\n  \"1\": y\n", err: "line 3: key \"1\" and the key at line 2"},
+		{name: "duplicate in JSON", in: `{"kind": "ConfigMap", "kind": "RayCluster"}`, err: `duplicate key "kind"`},
+		{name: "bad separator", in: "a: 1\n--- b: 2\n", err: "line 2: invalid document separator"},
+		{name: "end marker", in: "a: 1\n...\nb: 2\n", err: "line 2: a YAML document continues after a document end marker"},
+		{name: "unknown tag", in: "a: !secret x\n", err: "tag !secret is not supported"},
+		{name: "non-specific tag is a string", in: "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: ! 12}\n", docs: 1, objects: []string{"RayCluster/12@"}},
+		{name: "merge of a scalar", in: "a: &a 1\nb: {<<: *a}\n", err: "merge key"},
+		{name: "self alias", in: "a: &a {b: *a}\n", err: "contains itself"},
+		{name: "UTF-16", in: "\xff\xfea\x00", err: "UTF-16"},
+		{name: "invalid UTF-8", in: "a: 1\nb: \xc3\x28\n", err: "line 2: the file is not valid UTF-8"},
+		{name: "NaN", in: "a: .nan\n", err: "no JSON form"},
+		{name: "JSON then YAML", in: "{\"a\": 1}\n---\nb: 2\n", err: "starts as JSON"},
+		{name: "JSON stream", in: "{\"apiVersion\": \"ray.io/v1\", \"kind\": \"RayJob\", \"metadata\": {\"name\": \"j\"}}\n{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": []}\n", docs: 2, objects: []string{"RayJob/j@"}},
+		{name: "flow YAML is not JSON", in: "{apiVersion: ray.io/v1, kind: RayJob, metadata: {name: j}}\n", docs: 1, objects: []string{"RayJob/j@"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			docs, err := Parse([]byte(tt.in))
+			f, err := Read([]byte(tt.in))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want %q", err, tt.err)
@@ -37,12 +70,12 @@ func TestParseDocuments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(docs) != tt.docs {
-				t.Fatalf("%d documents, want %d", len(docs), tt.docs)
+			if len(f.Docs) != tt.docs {
+				t.Fatalf("%d documents, want %d", len(f.Docs), tt.docs)
 			}
 			var got []string
-			for _, o := range Objects(docs) {
-				got = append(got, o.Kind+"/"+o.Name+"@"+o.Prefix)
+			for _, o := range f.Objects() {
+				got = append(got, o.Kind+"/"+o.Name+"@"+o.Prefix.String())
 			}
 			if strings.Join(got, ",") != strings.Join(tt.objects, ",") {
 				t.Errorf("objects %v, want %v", got, tt.objects)
@@ -51,33 +84,54 @@ func TestParseDocuments(t *testing.T) {
 	}
 }
 
-func TestTemplatesAndPositions(t *testing.T) {
+// TestMergeOrder pins the order rules that decide what the API server
+// stores: a merge after an explicit key overrides it.
+func TestMergeOrder(t *testing.T) {
+	f := mustRead(t, `x: &x {allowPrivilegeEscalation: true, capabilities: {add: [SYS_ADMIN]}}
+after: {allowPrivilegeEscalation: false, <<: *x}
+before: {<<: *x, allowPrivilegeEscalation: false}
+quoted: {"<<": *x, allowPrivilegeEscalation: false}
+list: {<<: [{a: 1}, {a: 2, b: 2}]}
+`)
+	v := f.Docs[0].Value
+	if !v.Lookup("after.allowPrivilegeEscalation").IsTrue() || v.Lookup("after.capabilities.add[0]").Str() != "SYS_ADMIN" {
+		t.Error("a merge after an explicit key must override it")
+	}
+	if !v.Lookup("before.allowPrivilegeEscalation").IsFalse() {
+		t.Error("an explicit key after a merge must win")
+	}
+	if v.Lookup(`quoted["<<"].allowPrivilegeEscalation`) == nil || v.Lookup("quoted.capabilities") != nil {
+		t.Error(`a quoted "<<" is a plain key`)
+	}
+	if a, _ := v.Lookup("list.a").Number(); a != 1 || v.Lookup("list.b") == nil {
+		t.Error("in a list of merges the first wins")
+	}
+}
+
+func TestPositions(t *testing.T) {
 	in := `apiVersion: ray.io/v1
 kind: RayJob
 metadata: {name: j}
 spec:
   rayClusterSpec:
     headGroupSpec:
-      template:
+      template: &t
         spec:
           containers:
           - name: h
     workerGroupSpecs:
     - groupName: a
-      template: {spec: {containers: [{name: w}]}}
+      template: *t
     - groupName: b
       template: {spec: {containers: [{name: w}]}}
   submitterPodTemplate:
     spec: {containers: [{name: s}]}
 `
-	docs, err := Parse([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Objects(docs)[0]
+	f := mustRead(t, in)
+	o := f.Objects()[0]
 	var got []string
 	for _, tm := range Templates(o) {
-		got = append(got, tm.Describe()+"="+tm.Path)
+		got = append(got, tm.Describe()+"="+tm.Path.String())
 	}
 	want := "head=spec.rayClusterSpec.headGroupSpec.template,worker group a=spec.rayClusterSpec.workerGroupSpecs[0].template,worker group b=spec.rayClusterSpec.workerGroupSpecs[1].template,submitter=spec.submitterPodTemplate"
 	if strings.Join(got, ",") != want {
@@ -90,95 +144,48 @@ spec:
 		{"spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].name", 10},
 		{"spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].securityContext.runAsNonRoot", 10},
 		{"spec.rayClusterSpec.workerGroupSpecs[1].groupName", 14},
+		{"spec.rayClusterSpec.workerGroupSpecs[0].template", 13},
 		{"spec.authOptions", 4},
 	} {
-		if line, _ := Position(o.Node, tc.path); line != tc.line {
-			t.Errorf("%s at line %d, want %d", tc.path, line, tc.line)
+		if pos := o.Position(ParsePath(tc.path)); pos.Line != tc.line {
+			t.Errorf("%s at line %d, want %d", tc.path, pos.Line, tc.line)
 		}
 	}
 }
 
-func TestToJSON(t *testing.T) {
-	in := `a: yes
-b: "yes"
-c: 010
-d: 1.5
-e: null
-f: &x {k: v}
-g: *x
-h:
-  <<: *x
-  own: 1
-i: 0x1F
-j: 1_000
-`
-	docs, err := Parse([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ToJSON(docs[0].Root())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
-	if got["a"] != true || got["b"] != "yes" || got["d"] != 1.5 || got["e"] != nil {
-		t.Errorf("scalars: %s", b)
-	}
-	if h, _ := got["h"].(map[string]any); h["k"] != "v" || h["own"] != float64(1) {
-		t.Errorf("merge key: %s", b)
-	}
-	if g, _ := got["g"].(map[string]any); g["k"] != "v" {
-		t.Errorf("alias: %s", b)
-	}
-	if got["i"] != float64(31) || got["j"] != float64(1000) {
-		t.Errorf("ints: %s", b)
-	}
-}
-
-func TestAliasBomb(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
-	for i := 1; i < 12; i++ {
-		prev := "*a" + string(rune('0'+i-1))
-		if i >= 10 {
-			prev = "*a" + string(rune('a'+i-10))
+func TestPaths(t *testing.T) {
+	for _, s := range []string{"spec.containers[0].securityContext", `metadata.annotations["a.b/c"]`, "a[1][2].b", ""} {
+		if got := ParsePath(s).String(); got != s {
+			t.Errorf("%q round-trips as %q", s, got)
 		}
-		name := "a" + string(rune('0'+i))
-		if i >= 10 {
-			name = "a" + string(rune('a'+i-10))
-		}
-		b.WriteString(name + ": &" + name + " [" + strings.Repeat(prev+", ", 9) + prev + "]\n")
 	}
-	docs, err := Parse([]byte(b.String()))
-	if err != nil {
-		return // refused by the parser: fine
-	}
-	if _, err := ToJSON(docs[0].Root()); err == nil {
-		t.Fatal("an alias bomb expanded without limit")
+	p := ParsePath("a.b")
+	q := p.Key("c")
+	if p.String() != "a.b" || q.String() != "a.b.c" || !q.HasPrefix(p) || p.HasPrefix(q) {
+		t.Error("Key must not change its receiver")
 	}
 }
 
 func TestEncodeKeepsStyleAndComments(t *testing.T) {
-	compact := "# head\na:\n- x # one\n- y\n---\nb: 1\n"
-	docs, err := Parse([]byte(compact))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := Encode(docs, DetectStyle([]byte(compact)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(out) != compact {
-		t.Errorf("compact lists not kept:\n%s", out)
-	}
-	indented := "a:\n  - x\n  - y\n"
-	docs, _ = Parse([]byte(indented))
-	out, _ = Encode(docs, DetectStyle([]byte(indented)))
-	if string(out) != indented {
-		t.Errorf("indented lists not kept:\n%s", out)
+	for in, want := range map[string]string{
+		"# head\na:\n- x # one\n- y\n---\nb: 1\n": "",
+		"a:\n  - x\n  - y\n":                      "",
+		"a: 1\n---\n":                             "a: 1\n",
+		"---\n---\na: 1\n":                        "---\na: 1\n",
+		"a: 1\n---\n# only a comment\n":           "",
+		"{\"b\": 1, \"a\": [1.50, {}]}":           "{\n  \"b\": 1,\n  \"a\": [\n    1.50,\n    {}\n  ]\n}\n",
+	} {
+		f := mustRead(t, in)
+		out, err := f.Encode(DetectStyle([]byte(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == "" {
+			want = in
+		}
+		if string(out) != want {
+			t.Errorf("%q encoded as %q, want %q", in, out, want)
+		}
 	}
 }
 
@@ -200,64 +207,8 @@ func TestImageAndVersions(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
-	f.Add([]byte("apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: a}\nspec: {headGroupSpec: {template: {spec: {containers: [{name: h}]}}}}\n"))
-	f.Add([]byte("a: &a {b: *a}\n"))
-	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: ray.io/v1, kind: RayJob}]\n---\n"))
-	f.Add([]byte("a: [\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		docs, err := Parse(data)
-		if err != nil {
-			return
-		}
-		for _, d := range docs {
-			_, _ = ToJSON(d.Root())
-		}
-		for _, o := range Objects(docs) {
-			for _, tm := range Templates(o) {
-				_, _ = Position(o.Node, tm.Path+".spec.containers[0].securityContext")
-			}
-		}
-		out, err := Encode(docs, DetectStyle(data))
-		if err != nil {
-			return
-		}
-		again, err := Parse(out)
-		if err != nil {
-			t.Fatalf("encoded output does not parse: %v\n%s", err, out)
-		}
-		if a, b := len(Resources(docs)), len(Resources(again)); a != b {
-			t.Fatalf("%d objects became %d:\n%s", a, b, out)
-		}
-	})
-}
-
-func TestEncodeEmptyDocuments(t *testing.T) {
-	for in, want := range map[string]string{
-		"a: 1\n---\n":      "a: 1\n---\n",
-		"---\n---\na: 1\n": "---\na: 1\n",
-		// yaml.v3 attaches the comment to the first document; it stays.
-		"a: 1\n---\n# only a comment\n": "a: 1\n\n# only a comment\n---\n",
-	} {
-		docs, err := Parse([]byte(in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := Encode(docs, Style{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(out) != want {
-			t.Errorf("%q encoded as %q, want %q", in, out, want)
-		}
-	}
-}
-
 func TestDecodeErrorsWithoutGoTypes(t *testing.T) {
-	docs, err := Parse([]byte("spec:\n  containers:\n  - name: a\n    image: {x: 1}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustRead(t, "spec:\n  containers:\n  - name: a\n    image: {x: 1}\n")
 	var out struct {
 		Spec struct {
 			Containers []struct {
@@ -265,7 +216,7 @@ func TestDecodeErrorsWithoutGoTypes(t *testing.T) {
 			} `json:"containers"`
 		} `json:"spec"`
 	}
-	err = DecodeInto(docs[0].Root(), &out)
+	err := f.Docs[0].Value.DecodeInto(&out)
 	if err == nil || err.Error() != "spec.containers.image: expected a string, got a mapping" {
 		t.Errorf("error %v", err)
 	}

@@ -43,14 +43,25 @@ func (e *evaluators) attribute(c checker, meta *metav1.ObjectMeta, spec *corev1.
 	podOnly := spec.DeepCopy()
 	podOnly.Containers, podOnly.InitContainers, podOnly.EphemeralContainers = nil, nil, nil
 	if r, failed := e.run(c, meta, podOnly); failed {
-		return e.podLevel(c, meta, podOnly, r)
+		// The pod-level fields fail on their own; a container is reported
+		// as well when it adds to the failure (the check's detail then
+		// names it), so that a container's own violation is never hidden
+		// behind the pod's.
+		return append(e.podLevel(c, meta, podOnly, r), e.containers(c, meta, spec, podOnly, r.ForbiddenDetail)...)
 	}
+	return e.containers(c, meta, spec, podOnly, "")
+}
+
+// containers evaluates check c on the pod-level fields with each container
+// alone, and attributes the failures whose detail differs from podDetail
+// (the pod-level failure's, "" when the pod-level fields pass).
+func (e *evaluators) containers(c checker, meta *metav1.ObjectMeta, spec, podOnly *corev1.PodSpec, podDetail string) []Violation {
 	var out []Violation
 	try := func(list string, i int, set func(*corev1.PodSpec)) {
 		s := podOnly.DeepCopy()
 		set(s)
 		r, failed := e.run(c, meta, s)
-		if !failed {
+		if !failed || (podDetail != "" && r.ForbiddenDetail == podDetail) {
 			return
 		}
 		base := fmt.Sprintf("spec.%s[%d]", list, i)

@@ -1,6 +1,7 @@
 package pss
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,6 +83,11 @@ func TestEvaluate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec, meta := restrictedPod(), &metav1.ObjectMeta{}
+			defer func() {
+				if t.Failed() {
+					t.Logf("spec %+v", spec)
+				}
+			}()
 			tt.mutate(spec, meta)
 			vs, err := Evaluate(meta, spec)
 			if err != nil {
@@ -110,6 +116,30 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("Allowed=%v (%s) but %d violations", ok, reasons, len(vs))
 			}
 		})
+	}
+}
+
+// TestContainerBehindPod: a container's own violation is reported even
+// when the pod-level fields already fail the same check, so that the
+// webhook's ratchet cannot let a new container violation through behind
+// an old pod-level one.
+func TestContainerBehindPod(t *testing.T) {
+	spec := restrictedPod()
+	spec.SecurityContext.RunAsUser = ptr(int64(0))
+	side := restrictedContainer("side")
+	side.SecurityContext.RunAsUser = ptr(int64(0))
+	spec.Containers = append(spec.Containers, side)
+	vs, err := Evaluate(&metav1.ObjectMeta{}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, v := range vs {
+		fields = append(fields, v.Check+"@"+v.Field)
+	}
+	want := "runAsUser@spec.securityContext.runAsUser,runAsUser@spec.containers[1].securityContext.runAsUser"
+	if strings.Join(fields, ",") != want {
+		t.Errorf("violations %v, want %s", fields, want)
 	}
 }
 

@@ -15,14 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"regexp"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/pod-security-admission/api"
 
 	"github.com/raygate/raygate/internal/pss"
 )
@@ -47,10 +43,26 @@ type File struct {
 	// API). Required when a tenant enables autoscaling.
 	APIServer APIServer `yaml:"apiServer"`
 	// PodSecurityVersion is the Pod Security Standards version the
-	// namespaces pin. Default the version raygate checks with (v1.37).
+	// namespaces pin. Default the version raygate checks with (v1.37);
+	// older versions are refused (their restricted profile checks less).
 	PodSecurityVersion string `yaml:"podSecurityVersion"`
+	// GPUResources are the extended resource names of the cluster's GPUs,
+	// which quota.gpu caps. Default [nvidia.com/gpu].
+	GPUResources []string `yaml:"gpuResources"`
+	// ProtectedSecrets are Secrets no tenant's pod template may reference
+	// (volumes, projected volumes, envFrom, env valueFrom), as names or
+	// globs (* and ?): the Ray token Secrets KubeRay creates (named after
+	// each RayCluster, or authOptions.secretName), service-account token
+	// Secrets of KubeRay's autoscaler, raygate's own. raygate lint
+	// --tenants and the admission webhook report a reference as an error.
+	// Default none (every Secret reference is then a warning).
+	ProtectedSecrets []string `yaml:"protectedSecrets"`
 	// Tenants are the teams, one namespace each. Required.
 	Tenants []Tenant `yaml:"tenants"`
+
+	// Warnings are what Parse found risky but accepted, each with its
+	// field path.
+	Warnings []string `yaml:"-"`
 }
 
 // Workload names pods in a namespace.
@@ -93,29 +105,56 @@ type Tenant struct {
 	// Autoscaling lets the tenant's Ray heads reach the API server, which
 	// KubeRay's in-tree autoscaler needs. Default false.
 	Autoscaling bool `yaml:"autoscaling"`
+	// ServiceAccounts are the service accounts the tenant's pod templates
+	// may name in serviceAccountName (unset is always allowed: the
+	// namespace's default, or the one KubeRay creates for a cluster's
+	// autoscaler). Default [ray], the token-less account render creates.
+	ServiceAccounts []string `yaml:"serviceAccounts"`
+	// ProtectedSecrets are more Secrets (names or globs) this tenant's pod
+	// templates may not reference, on top of the file's.
+	ProtectedSecrets []string `yaml:"protectedSecrets"`
 }
 
-// Quota is a namespace's ResourceQuota. Empty fields are not limited.
+// Quota is a namespace's ResourceQuota. Empty fields are not limited,
+// except load balancers and node ports, which are 0 unless set.
 type Quota struct {
 	// CPU caps requests.cpu and limits.cpu (e.g. "64").
 	CPU string `yaml:"cpu"`
 	// Memory caps requests.memory and limits.memory (e.g. "256Gi").
 	Memory string `yaml:"memory"`
-	// GPU caps requests.nvidia.com/gpu (e.g. "8").
+	// GPU caps requests.<name> for each of the file's gpuResources
+	// (e.g. "8").
 	GPU string `yaml:"gpu"`
 	// Pods caps the number of pods.
 	Pods string `yaml:"pods"`
 	// RayClusters caps the number of RayCluster objects.
 	RayClusters string `yaml:"rayClusters"`
+	// EphemeralStorage caps requests.ephemeral-storage and
+	// limits.ephemeral-storage (e.g. "200Gi"); the LimitRange then gives
+	// containers the ephemeral-storage defaults.
+	EphemeralStorage string `yaml:"ephemeralStorage"`
+	// PersistentVolumeClaims caps the number of PersistentVolumeClaims.
+	PersistentVolumeClaims string `yaml:"persistentVolumeClaims"`
+	// Storage caps requests.storage, the storage all claims request.
+	Storage string `yaml:"storage"`
+	// LoadBalancers caps services.loadbalancers. Default "0": a tenant
+	// cannot publish a Service, a Ray head's included, outside the
+	// cluster.
+	LoadBalancers string `yaml:"loadBalancers"`
+	// NodePorts caps services.nodeports. Default "0", for the same reason.
+	NodePorts string `yaml:"nodePorts"`
 }
 
 // Defaults are container resource defaults. Default cpu 1 / memory 2Gi
-// limits, 500m / 1Gi requests.
+// limits, 500m / 1Gi requests; ephemeral storage 8Gi / 1Gi (used only
+// when the quota caps ephemeral storage).
 type Defaults struct {
-	CPU           string `yaml:"cpu"`
-	Memory        string `yaml:"memory"`
-	RequestCPU    string `yaml:"requestCPU"`
-	RequestMemory string `yaml:"requestMemory"`
+	CPU                     string `yaml:"cpu"`
+	Memory                  string `yaml:"memory"`
+	RequestCPU              string `yaml:"requestCPU"`
+	RequestMemory           string `yaml:"requestMemory"`
+	EphemeralStorage        string `yaml:"ephemeralStorage"`
+	RequestEphemeralStorage string `yaml:"requestEphemeralStorage"`
 }
 
 // Roles of a tenant, lowest first (the same names as raygate's cluster
@@ -186,16 +225,27 @@ func (f *File) applyDefaults() {
 	if f.PodSecurityVersion == "" {
 		f.PodSecurityVersion = pss.Version
 	}
+	if len(f.GPUResources) == 0 {
+		f.GPUResources = []string{"nvidia.com/gpu"}
+	}
 	for i := range f.Tenants {
 		t := &f.Tenants[i]
 		if t.Namespace == "" {
 			t.Namespace = t.Name
 		}
+		if len(t.ServiceAccounts) == 0 {
+			t.ServiceAccounts = []string{RayServiceAccount}
+		}
+		q := &t.Quota
+		q.LoadBalancers = or(q.LoadBalancers, "0")
+		q.NodePorts = or(q.NodePorts, "0")
 		d := &t.Defaults
 		d.CPU = or(d.CPU, "1")
 		d.Memory = or(d.Memory, "2Gi")
 		d.RequestCPU = or(d.RequestCPU, "500m")
 		d.RequestMemory = or(d.RequestMemory, "1Gi")
+		d.EphemeralStorage = or(d.EphemeralStorage, "8Gi")
+		d.RequestEphemeralStorage = or(d.RequestEphemeralStorage, "1Gi")
 	}
 }
 
@@ -204,128 +254,6 @@ func or(v, def string) string {
 		return def
 	}
 	return v
-}
-
-type problems []string
-
-func (p *problems) add(field, format string, args ...any) {
-	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
-}
-
-func (f *File) validate() error {
-	var p problems
-	checkNS := func(field, ns string) {
-		if !dnsLabel.MatchString(ns) || len(ns) > 63 {
-			p.add(field, "%q is not a valid namespace name", ns)
-		}
-	}
-	checkNS("raygate.namespace", f.Raygate.Namespace)
-	checkWorkload(&p, "raygate", f.Raygate)
-	if f.KubeRay != nil {
-		checkNS("kuberay.namespace", f.KubeRay.Namespace)
-		checkWorkload(&p, "kuberay", *f.KubeRay)
-	}
-	checkNS("dns.namespace", f.DNS.Namespace)
-	checkWorkload(&p, "dns", f.DNS)
-	if _, err := api.ParseVersion(f.PodSecurityVersion); err != nil || f.PodSecurityVersion == "latest" {
-		p.add("podSecurityVersion", "%q must be a pinned version like %s", f.PodSecurityVersion, pss.Version)
-	}
-	for i, c := range f.APIServer.CIDRs {
-		if _, err := netip.ParsePrefix(c); err != nil {
-			if _, err := netip.ParseAddr(c); err != nil {
-				p.add(fmt.Sprintf("apiServer.cidrs[%d]", i), "%q is not a CIDR or an address", c)
-			}
-		}
-	}
-	checkPorts(&p, "apiServer.ports", f.APIServer.Ports)
-	if len(f.Tenants) == 0 {
-		p.add("tenants", "no tenants")
-	}
-	names, namespaces := map[string]int{}, map[string]int{}
-	for i, t := range f.Tenants {
-		tp := fmt.Sprintf("tenants[%d]", i)
-		if !dnsLabel.MatchString(t.Name) || len(t.Name) > 63 {
-			p.add(tp+".name", "%q is not a DNS label (lowercase letters, digits and '-', at most 63)", t.Name)
-		}
-		if j, dup := names[t.Name]; dup {
-			p.add(tp+".name", "%q is also tenants[%d]", t.Name, j)
-		}
-		names[t.Name] = i
-		checkNS(tp+".namespace", t.Namespace)
-		if j, dup := namespaces[t.Namespace]; dup {
-			p.add(tp+".namespace", "namespace %q is also used by tenants[%d]", t.Namespace, j)
-		}
-		namespaces[t.Namespace] = i
-		for _, sys := range []string{f.Raygate.Namespace, f.DNS.Namespace, "default", "kube-public", "kube-node-lease"} {
-			if t.Namespace == sys {
-				p.add(tp+".namespace", "%q is a system or raygate namespace, not a tenant's", t.Namespace)
-			}
-		}
-		if f.KubeRay != nil && t.Namespace == f.KubeRay.Namespace {
-			p.add(tp+".namespace", "%q is the KubeRay operator's namespace", t.Namespace)
-		}
-		roles := make([]string, 0, len(t.Groups))
-		for r := range t.Groups {
-			roles = append(roles, r)
-		}
-		sort.Strings(roles)
-		for _, r := range roles {
-			if !validRole(r) {
-				p.add(tp+".groups."+r, "unknown role (one of %s)", strings.Join(Roles, ", "))
-			}
-			for j, g := range t.Groups[r] {
-				if strings.TrimSpace(g) == "" || g != strings.TrimSpace(g) {
-					p.add(fmt.Sprintf("%s.groups.%s[%d]", tp, r, j), "%q is not a group name", g)
-				}
-			}
-		}
-		q := t.Quota
-		for _, x := range []struct{ name, v string }{{"cpu", q.CPU}, {"memory", q.Memory}, {"gpu", q.GPU}, {"pods", q.Pods}, {"rayClusters", q.RayClusters}} {
-			checkQuantity(&p, tp+".quota."+x.name, x.v)
-		}
-		d := t.Defaults
-		for _, x := range []struct{ name, v string }{{"cpu", d.CPU}, {"memory", d.Memory}, {"requestCPU", d.RequestCPU}, {"requestMemory", d.RequestMemory}} {
-			checkQuantity(&p, tp+".defaults."+x.name, x.v)
-		}
-		if t.Autoscaling && len(f.APIServer.CIDRs) == 0 {
-			p.add(tp+".autoscaling", "needs apiServer.cidrs: the autoscaler's egress to the API server is allowed only to listed addresses")
-		}
-	}
-	if len(p) > 0 {
-		return errors.New(strings.Join(p, "; "))
-	}
-	return nil
-}
-
-func checkWorkload(p *problems, field string, w Workload) {
-	for k, v := range w.PodLabels {
-		if k == "" || strings.ContainsAny(k, " \t") || strings.ContainsAny(v, " \t") {
-			p.add(field+".podLabels", "%q: %q is not a label", k, v)
-		}
-	}
-	checkPorts(p, field+".ports", w.Ports)
-}
-
-func checkPorts(p *problems, field string, ports []int32) {
-	for i, port := range ports {
-		if port < 1 || port > 65535 {
-			p.add(fmt.Sprintf("%s[%d]", field, i), "%d is not a port", port)
-		}
-	}
-}
-
-func checkQuantity(p *problems, field, v string) {
-	if v == "" {
-		return
-	}
-	q, err := resource.ParseQuantity(v)
-	if err != nil {
-		p.add(field, "%q is not a quantity (e.g. 8, 500m, 16Gi)", v)
-		return
-	}
-	if q.Sign() < 0 {
-		p.add(field, "%q must not be negative", v)
-	}
 }
 
 func validRole(r string) bool {

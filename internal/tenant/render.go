@@ -54,10 +54,7 @@ func BuildTenant(f *File, t Tenant) []any {
 	for _, p := range policiesHook(NetworkPolicies(f, t)) {
 		out = append(out, p)
 	}
-	if q := quota(t); q != nil {
-		out = append(out, q)
-	}
-	out = append(out, limitRange(t), &corev1.ServiceAccount{
+	out = append(out, quota(f, t), limitRange(t), &corev1.ServiceAccount{
 		TypeMeta:                     typeMeta("v1", "ServiceAccount"),
 		ObjectMeta:                   meta(RayServiceAccount, ns, t.Name),
 		AutomountServiceAccountToken: ptr(false),
@@ -95,7 +92,10 @@ func namespace(f *File, t Tenant) *corev1.Namespace {
 	return &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: m}
 }
 
-func quota(t Tenant) *corev1.ResourceQuota {
+// quota caps the namespace's resources. Load balancers and node ports
+// are capped (at 0 unless the file says otherwise), so a quota is always
+// rendered.
+func quota(f *File, t Tenant) *corev1.ResourceQuota {
 	hard := corev1.ResourceList{}
 	add := func(name corev1.ResourceName, v string) {
 		if v != "" {
@@ -107,12 +107,17 @@ func quota(t Tenant) *corev1.ResourceQuota {
 	add(corev1.ResourceLimitsCPU, q.CPU)
 	add(corev1.ResourceRequestsMemory, q.Memory)
 	add(corev1.ResourceLimitsMemory, q.Memory)
-	add("requests.nvidia.com/gpu", q.GPU)
+	for _, gpu := range f.GPUResources {
+		add(corev1.ResourceName("requests."+gpu), q.GPU)
+	}
 	add(corev1.ResourcePods, q.Pods)
 	add("count/rayclusters.ray.io", q.RayClusters)
-	if len(hard) == 0 {
-		return nil
-	}
+	add(corev1.ResourceRequestsEphemeralStorage, q.EphemeralStorage)
+	add(corev1.ResourceLimitsEphemeralStorage, q.EphemeralStorage)
+	add(corev1.ResourcePersistentVolumeClaims, q.PersistentVolumeClaims)
+	add(corev1.ResourceRequestsStorage, q.Storage)
+	add(corev1.ResourceServicesLoadBalancers, q.LoadBalancers)
+	add(corev1.ResourceServicesNodePorts, q.NodePorts)
 	return &corev1.ResourceQuota{
 		TypeMeta:   typeMeta("v1", "ResourceQuota"),
 		ObjectMeta: meta("tenant-quota", t.Namespace, t.Name),
@@ -120,20 +125,28 @@ func quota(t Tenant) *corev1.ResourceQuota {
 	}
 }
 
+// limitRange gives containers that set none the default requests and
+// limits, so that they fit the quota; ephemeral storage too when the
+// quota caps it (pods without it would be refused).
 func limitRange(t Tenant) *corev1.LimitRange {
 	d := t.Defaults
+	item := corev1.LimitRangeItem{
+		Type: corev1.LimitTypeContainer,
+		Default: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(d.CPU), corev1.ResourceMemory: resource.MustParse(d.Memory),
+		},
+		DefaultRequest: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(d.RequestCPU), corev1.ResourceMemory: resource.MustParse(d.RequestMemory),
+		},
+	}
+	if t.Quota.EphemeralStorage != "" {
+		item.Default[corev1.ResourceEphemeralStorage] = resource.MustParse(d.EphemeralStorage)
+		item.DefaultRequest[corev1.ResourceEphemeralStorage] = resource.MustParse(d.RequestEphemeralStorage)
+	}
 	return &corev1.LimitRange{
 		TypeMeta:   typeMeta("v1", "LimitRange"),
 		ObjectMeta: meta("tenant-defaults", t.Namespace, t.Name),
-		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-			Type: corev1.LimitTypeContainer,
-			Default: corev1.ResourceList{
-				corev1.ResourceCPU: resource.MustParse(d.CPU), corev1.ResourceMemory: resource.MustParse(d.Memory),
-			},
-			DefaultRequest: corev1.ResourceList{
-				corev1.ResourceCPU: resource.MustParse(d.RequestCPU), corev1.ResourceMemory: resource.MustParse(d.RequestMemory),
-			},
-		}}},
+		Spec:       corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{item}},
 	}
 }
 

@@ -3,11 +3,13 @@ package tenant
 import (
 	"bytes"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -147,7 +149,21 @@ func TestParseErrors(t *testing.T) {
 		{"bad quantity", "raygate: {namespace: r}\ntenants: [{name: a, quota: {cpu: lots}}]\n", "tenants[0].quota.cpu"},
 		{"autoscaling without API server", "raygate: {namespace: r}\ntenants: [{name: a, autoscaling: true}]\n", "apiServer.cidrs"},
 		{"latest version", "raygate: {namespace: r}\npodSecurityVersion: latest\ntenants: [{name: a}]\n", "podSecurityVersion"},
-		{"tenant in raygate's namespace", "raygate: {namespace: r}\ntenants: [{name: r}]\n", "raygate namespace"},
+		{"tenant in raygate's namespace", "raygate: {namespace: r}\ntenants: [{name: r}]\n", `"r" is raygate's namespace`},
+		{"tenant in kube-system with DNS elsewhere", "raygate: {namespace: r}\ndns: {namespace: dns}\ntenants: [{name: a, namespace: kube-system}]\n", `"kube-system" is a Kubernetes system namespace`},
+		{"tenant in any kube- namespace", "raygate: {namespace: r}\ntenants: [{name: kube-flannel}]\n", "Kubernetes system namespace"},
+		{"tenant in default", "raygate: {namespace: r}\ntenants: [{name: a, namespace: default}]\n", `"default" is a Kubernetes system namespace`},
+		{"tenant in KubeRay's namespace", "raygate: {namespace: r}\nkuberay: {namespace: kuberay}\ntenants: [{name: kuberay}]\n", "the KubeRay operator's namespace"},
+		{"tenant in DNS's namespace", "raygate: {namespace: r}\ndns: {namespace: dns}\ntenants: [{name: dns}]\n", "cluster DNS's namespace"},
+		{"API server everywhere", "raygate: {namespace: r}\napiServer: {cidrs: [0.0.0.0/0]}\ntenants: [{name: a, autoscaling: true}]\n", "apiServer.cidrs[0]: \"0.0.0.0/0\" is every address"},
+		{"API server everywhere, IPv6", "raygate: {namespace: r}\napiServer: {cidrs: [\"::/0\"]}\ntenants: [{name: a}]\n", "is every address"},
+		{"API server with host bits", "raygate: {namespace: r}\napiServer: {cidrs: [10.0.0.10/8]}\ntenants: [{name: a}]\n", "write 10.0.0.10/32 for the address or 10.0.0.0/8"},
+		{"system group", "raygate: {namespace: r}\ntenants: [{name: a, groups: {admin: [system:authenticated]}}]\n", "tenants[0].groups.admin[0]: \"system:authenticated\" is a Kubernetes system group"},
+		{"old Pod Security version", "raygate: {namespace: r}\npodSecurityVersion: v1.22\ntenants: [{name: a}]\n", "older than v1.37"},
+		{"bad GPU resource", "raygate: {namespace: r}\ngpuResources: [gpu]\ntenants: [{name: a}]\n", "gpuResources[0]"},
+		{"bad service account", "raygate: {namespace: r}\ntenants: [{name: a, serviceAccounts: [Ray_SA]}]\n", "tenants[0].serviceAccounts[0]"},
+		{"bad glob", "raygate: {namespace: r}\nprotectedSecrets: [\"[\"]\ntenants: [{name: a}]\n", "protectedSecrets[0]"},
+		{"negative node ports", "raygate: {namespace: r}\ntenants: [{name: a, quota: {nodePorts: \"-1\"}}]\n", "tenants[0].quota.nodePorts"},
 		{"two documents", "raygate: {namespace: r}\ntenants: [{name: a}]\n---\na: 1\n", "single YAML document"},
 		{"wrong type", "raygate: {namespace: r}\ntenants: {name: a}\n", "line 2"},
 	}
@@ -158,6 +174,76 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseWarnings(t *testing.T) {
+	f, err := Parse([]byte("raygate: {namespace: r}\napiServer: {cidrs: [10.0.0.0/16, 10.1.0.0/24, 10.2.0.1]}\ntenants: [{name: a, autoscaling: true, quota: {loadBalancers: \"1\"}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(f.Warnings, "\n")
+	if len(f.Warnings) != 2 || !strings.Contains(w, "apiServer.cidrs[0]: 10.0.0.0/16 is wider than /24") || !strings.Contains(w, "tenants[0].quota.loadBalancers: 1 lets the tenant publish") {
+		t.Errorf("warnings:\n%s", w)
+	}
+}
+
+// TestQuotaDefaults: every tenant gets a quota that forbids load
+// balancers and node ports, and the configured GPU resource names.
+func TestQuotaDefaults(t *testing.T) {
+	f, err := Parse([]byte("raygate: {namespace: r}\ngpuResources: [nvidia.com/gpu, amd.com/gpu]\ntenants:\n- {name: a, quota: {gpu: \"2\", ephemeralStorage: 100Gi, persistentVolumeClaims: \"5\", storage: 1Ti}}\n- {name: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []map[string]string{
+		{"services.loadbalancers": "0", "services.nodeports": "0", "requests.nvidia.com/gpu": "2", "requests.amd.com/gpu": "2",
+			"requests.ephemeral-storage": "100Gi", "limits.ephemeral-storage": "100Gi", "persistentvolumeclaims": "5", "requests.storage": "1Ti"},
+		{"services.loadbalancers": "0", "services.nodeports": "0"},
+	} {
+		var q *corev1.ResourceQuota
+		var lr *corev1.LimitRange
+		for _, o := range BuildTenant(f, f.Tenants[i]) {
+			switch x := o.(type) {
+			case *corev1.ResourceQuota:
+				q = x
+			case *corev1.LimitRange:
+				lr = x
+			}
+		}
+		if q == nil || len(q.Spec.Hard) != len(want) {
+			t.Fatalf("tenant %d quota %v, want %v", i, q, want)
+		}
+		for k, v := range want {
+			if got := q.Spec.Hard[corev1.ResourceName(k)]; got.String() != v {
+				t.Errorf("tenant %d %s = %s, want %s", i, k, got.String(), v)
+			}
+		}
+		_, eph := lr.Spec.Limits[0].Default[corev1.ResourceEphemeralStorage]
+		if eph != (i == 0) {
+			t.Errorf("tenant %d: ephemeral-storage default %v", i, eph)
+		}
+	}
+}
+
+func TestPolicyLookups(t *testing.T) {
+	f, err := Parse([]byte("raygate: {namespace: r}\nprotectedSecrets: [\"*-token\"]\ntenants: [{name: a, serviceAccounts: [ray, jobs], protectedSecrets: [admin-ray]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, ok := f.TenantFor("a")
+	if !ok {
+		t.Fatal("no tenant for namespace a")
+	}
+	if _, ok := f.TenantFor("b"); ok {
+		t.Error("namespace b has a tenant")
+	}
+	if !ten.ServiceAccountAllowed("jobs") || !ten.ServiceAccountAllowed("") || ten.ServiceAccountAllowed("default") {
+		t.Error("service accounts")
+	}
+	for name, want := range map[string]bool{"admin-ray": true, "x-token": true, "data": false} {
+		if _, got := f.SecretProtected(ten, name); got != want {
+			t.Errorf("%s protected=%v", name, got)
+		}
 	}
 }
 
@@ -174,6 +260,23 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := Render(file); err != nil {
 			t.Fatalf("valid file does not render: %v", err)
+		}
+		for _, ten := range file.Tenants {
+			if why := file.SystemNamespace(ten.Namespace); why != "" {
+				t.Fatalf("tenant namespace %s is %s", ten.Namespace, why)
+			}
+			for _, gs := range ten.Groups {
+				for _, g := range gs {
+					if strings.HasPrefix(g, "system:") {
+						t.Fatalf("system group %s bound", g)
+					}
+				}
+			}
+		}
+		for _, c := range file.APIServer.CIDRs {
+			if p, err := netip.ParsePrefix(asCIDR(c)); err != nil || p.Bits() == 0 {
+				t.Fatalf("API server range %s accepted", c)
+			}
 		}
 		if r := Verify(file); len(r.Violations) > 0 {
 			t.Fatalf("valid file renders leaking policies: %v", r.Violations)

@@ -6,14 +6,18 @@
 //
 // The webhook fails closed: an object it cannot read or evaluate is denied
 // (mutate included), unless its namespace is exempt. On UPDATE, validation
-// ratchets: only findings the old object did not have deny, so an existing
-// cluster's operator and autoscaler can keep updating it. Mutation applies
-// on CREATE only, so updates never change running clusters behind their
-// owners' backs.
+// ratchets precisely: an error finding is let through only if the old
+// object had the very same one (same rule, same field of the same named
+// container, same message), so an operator or autoscaler can keep
+// updating an existing cluster, but no new violation hides behind an old
+// one, and a warning never excuses an error. A RayCluster that a
+// RayService owns may be changed only by whoever may change that
+// RayService (asked of the API server with a SubjectAccessReview; an error
+// denies). Mutation applies on CREATE only, so updates never change
+// running clusters behind their owners' backs.
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,15 +28,14 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/raygate/raygate/internal/config"
 	"github.com/raygate/raygate/internal/harden"
-	"github.com/raygate/raygate/internal/lint"
 	"github.com/raygate/raygate/internal/manifest"
+	"github.com/raygate/raygate/internal/tenant"
 )
 
 // MaxBodyBytes bounds an AdmissionReview request body. The API server
@@ -50,34 +53,71 @@ const (
 	PathMutate   = "/mutate"
 )
 
-type handler struct {
-	exempt []string
-	log    *slog.Logger
+// Options configure a handler.
+type Options struct {
+	// Exempt are namespaces whose objects are admitted unchanged.
+	Exempt []string
+	// Tenants, when set, turns on the tenant rules for objects in a
+	// tenant's namespace.
+	Tenants *tenant.File
+	// Access answers whether a requester may change the RayService that
+	// owns a RayCluster; nil denies every change to such a RayCluster.
+	Access Authorizer
+	// Logger receives one line per decision; nil discards them.
+	Logger *slog.Logger
 }
 
-// NewHandler returns the admission handler serving PathValidate and
-// PathMutate. cfg may be nil (no exempt namespaces); logger may be nil
-// (no logging). The caller serves it over TLS.
+type handler struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// NewHandler returns the admission handler for a webhook config: its
+// exempt namespaces, its tenants file, and Kubernetes access for the
+// ownership check (webhook.kubeconfig, or the pod's service account in
+// Kubernetes). cfg may be nil (nothing exempt, no tenants, no access);
+// logger may be nil. The caller serves it over TLS.
 func NewHandler(cfg *config.Webhook, logger *slog.Logger) (http.Handler, error) {
-	h := &handler{log: logger}
-	if h.log == nil {
-		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	opts := Options{Logger: logger}
 	if cfg != nil {
 		for _, ns := range cfg.ExemptNamespaces {
 			if strings.TrimSpace(ns) == "" {
 				return nil, errors.New("webhook: empty exempt namespace")
 			}
-			h.exempt = append(h.exempt, ns)
+			opts.Exempt = append(opts.Exempt, ns)
 		}
+		if cfg.TenantsFile != "" {
+			t, err := config.LoadTenants(cfg.TenantsFile)
+			if err != nil {
+				return nil, fmt.Errorf("webhook: tenants file %s: %w", cfg.TenantsFile, err)
+			}
+			opts.Tenants = t
+		}
+		access, err := NewAccessReviewer(cfg.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		if access != nil {
+			opts.Access = access
+		}
+	}
+	return NewHandlerWith(opts), nil
+}
+
+// NewHandlerWith returns the admission handler serving PathValidate and
+// PathMutate with explicit options.
+func NewHandlerWith(opts Options) http.Handler {
+	h := &handler{opts: opts, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathValidate, func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, h.validate) })
 	mux.HandleFunc("POST "+PathMutate, func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, h.mutate) })
-	return mux, nil
+	return mux
 }
 
-type reviewFunc func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
+type reviewFunc func(r *http.Request, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
 
 // serve decodes an AdmissionReview, calls review and writes the answer.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, review reviewFunc) {
@@ -99,7 +139,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, review reviewFun
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	resp := review(in.Request)
+	resp := review(r, in.Request)
 	resp.UID = in.Request.UID
 	out := admissionv1.AdmissionReview{TypeMeta: in.TypeMeta, Response: resp}
 	b, err := json.Marshal(out)
@@ -138,81 +178,35 @@ func deny(code int32, msg string) *admissionv1.AdmissionResponse {
 }
 
 // skip reports whether the request is not raygate's to judge: an exempt
-// namespace, another kind, or an operation without an object.
+// namespace, another kind, or a subresource.
 func (h *handler) skip(req *admissionv1.AdmissionRequest) (bool, string) {
 	switch {
-	case slices.Contains(h.exempt, req.Namespace):
+	case slices.Contains(h.opts.Exempt, req.Namespace):
 		return true, "exempt namespace"
 	case req.Kind.Group != manifest.Group || !manifest.IsRayKind(manifest.Group+"/"+req.Kind.Version, req.Kind.Kind):
 		return true, "not a KubeRay object"
-	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
-		return true, "operation " + string(req.Operation)
 	case req.SubResource != "":
 		return true, "subresource " + req.SubResource
 	}
 	return false, ""
 }
 
-// readObject parses raw JSON into a KubeRay object.
-func readObject(raw []byte) (manifest.Object, *yaml.Node, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return manifest.Object{}, nil, errors.New("the request carries no object")
+// readObject reads a KubeRay object an admission review carries.
+func readObject(raw []byte) (manifest.Object, error) {
+	if len(strings.TrimSpace(string(raw))) == 0 || string(raw) == "null" {
+		return manifest.Object{}, errors.New("the request carries no object")
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return manifest.Object{}, nil, fmt.Errorf("cannot read the object: %v", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	objs := manifest.Objects([]manifest.Document{{Node: &doc}})
-	if len(objs) != 1 || objs[0].Prefix != "" {
-		return manifest.Object{}, nil, errors.New("the object is not a RayCluster, RayJob or RayService")
-	}
-	return objs[0], &doc, nil
-}
-
-func (h *handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	if ok, why := h.skip(req); ok {
-		h.log.Debug("admission skipped", "webhook", "validate", "why", why, "namespace", req.Namespace, "name", req.Name)
-		return allow()
-	}
-	obj, _, err := readObject(req.Object.Raw)
+	o, err := manifest.ObjectFromJSON(raw)
 	if err != nil {
-		h.log.Warn("admission denied", "webhook", "validate", "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "error", err)
-		return deny(http.StatusBadRequest, "raygate: "+err.Error())
+		return manifest.Object{}, err
 	}
-	findings := lint.Object("", obj)
-	old := map[string]bool{}
-	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		if o, _, err := readObject(req.OldObject.Raw); err == nil {
-			for _, f := range lint.Object("", o) {
-				old[f.Rule+"@"+f.Field] = true
-			}
-		}
+	if !o.IsRay() {
+		return manifest.Object{}, errors.New("the object is not a RayCluster, RayJob or RayService")
 	}
-	name := displayName(req, obj)
-	var errs []string
-	var warnings []string
-	for _, f := range findings {
-		line := fmt.Sprintf("%s at %s: %s", f.Rule, f.Field, f.Message)
-		switch {
-		case f.Severity == lint.SeverityError && !old[f.Rule+"@"+f.Field]:
-			errs = append(errs, line)
-		case f.Severity == lint.SeverityError, f.Severity == lint.SeverityWarning:
-			warnings = append(warnings, shorten(line))
-		}
-	}
-	if len(errs) > 0 {
-		h.log.Info("admission denied", "webhook", "validate", "kind", obj.Kind, "object", name, "operation", req.Operation, "errors", len(errs))
-		resp := deny(http.StatusForbidden, fmt.Sprintf("raygate denied %s %s: %s", obj.Kind, name, strings.Join(errs, "; ")))
-		resp.Warnings = warnings
-		return resp
-	}
-	h.log.Info("admission allowed", "webhook", "validate", "kind", obj.Kind, "object", name, "operation", req.Operation, "warnings", len(warnings))
-	resp := allow()
-	resp.Warnings = warnings
-	return resp
+	return o, nil
 }
 
-func (h *handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+func (h *handler) mutate(_ *http.Request, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	if ok, why := h.skip(req); ok {
 		h.log.Debug("admission skipped", "webhook", "mutate", "why", why, "namespace", req.Namespace, "name", req.Name)
 		return allow()
@@ -220,20 +214,24 @@ func (h *handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	if req.Operation != admissionv1.Create {
 		return allow()
 	}
-	obj, doc, err := readObject(req.Object.Raw)
+	obj, err := readObject(req.Object.Raw)
 	if err != nil {
 		h.log.Warn("admission denied", "webhook", "mutate", "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "error", err)
 		return deny(http.StatusBadRequest, "raygate: "+err.Error())
 	}
-	changes := harden.Object(obj)
+	edits, changes := harden.Object(obj)
 	if len(changes) == 0 {
 		return allow()
 	}
-	hardened, err := manifest.ToJSON(doc)
+	hardened := obj.Value.Clone()
+	if err := manifest.Apply(hardened, edits); err != nil {
+		return deny(http.StatusInternalServerError, "raygate: cannot harden the object: "+err.Error())
+	}
+	to, err := json.Marshal(hardened.Interface())
 	if err != nil {
 		return deny(http.StatusInternalServerError, "raygate: cannot encode the hardened object: "+err.Error())
 	}
-	ops, err := jsonPatch(req.Object.Raw, hardened)
+	ops, err := jsonPatch(req.Object.Raw, to)
 	if err != nil {
 		return deny(http.StatusInternalServerError, "raygate: "+err.Error())
 	}

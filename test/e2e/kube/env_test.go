@@ -9,9 +9,10 @@
 package kube
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,12 +28,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/raygate/raygate/internal/manifest"
 	"github.com/raygate/raygate/internal/pss"
 	"github.com/raygate/raygate/test/e2e/harness"
 )
@@ -41,6 +43,7 @@ var (
 	envOnce sync.Once
 	env     *envtest.Environment
 	kc      client.Client
+	restCfg *rest.Config
 	envErr  error
 )
 
@@ -75,6 +78,7 @@ func apiServer(t *testing.T) client.Client {
 			env = nil
 			return
 		}
+		restCfg = cfg
 		scheme := runtime.NewScheme()
 		_ = clientgoscheme.AddToScheme(scheme)
 		_ = apiextensionsv1.AddToScheme(scheme)
@@ -156,6 +160,19 @@ func readGzip(path string) ([]byte, error) {
 	return io.ReadAll(zr)
 }
 
+// asUser returns a client that acts as user (in groups), impersonated by
+// the test's administrator.
+func asUser(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(restCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: kc.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // restrictedNamespace creates a namespace enforcing Pod Security restricted
 // at raygate's pinned version, with extra labels.
 func restrictedNamespace(t *testing.T, c client.Client, name string, extra map[string]string) {
@@ -212,27 +229,44 @@ func isPodSecurityDenial(err error) bool {
 	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "violates PodSecurity")
 }
 
-// objectsFromYAML reads multi-document YAML into unstructured objects.
+// objectsFromYAML reads multi-document YAML into unstructured objects, as
+// kubectl does (apimachinery's YAMLOrJSONDecoder, then the unstructured
+// decoder; list items flattened).
 func objectsFromYAML(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	docs, err := manifest.Parse(data)
+	out, err := kubectlObjects(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*unstructured.Unstructured
-	for _, d := range docs {
-		if d.Root() == nil {
-			continue
-		}
-		j, err := manifest.ToJSON(d.Root())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(j, &m); err != nil || len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
 	return out
+}
+
+// kubectlObjects decodes a manifest stream the way kubectl apply does.
+func kubectlObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var ext runtime.RawExtension
+		if err := dec.Decode(&ext); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		raw := bytes.TrimSpace(ext.Raw)
+		if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+			continue
+		}
+		obj, _, err := unstructured.UnstructuredJSONScheme.Decode(raw, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		switch x := obj.(type) {
+		case *unstructured.UnstructuredList:
+			for i := range x.Items {
+				out = append(out, &x.Items[i])
+			}
+		case *unstructured.Unstructured:
+			out = append(out, x)
+		}
+	}
 }

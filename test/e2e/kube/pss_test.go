@@ -44,13 +44,13 @@ func samples(t *testing.T) []string {
 	return files
 }
 
-func mustParse(t *testing.T, data []byte) []manifest.Document {
+func mustRead(t *testing.T, data []byte) *manifest.File {
 	t.Helper()
-	docs, err := manifest.Parse(data)
+	f, err := manifest.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return docs
+	return f
 }
 
 // templatePod is a Pod built from one pod template of a sample.
@@ -67,27 +67,27 @@ type templatePod struct {
 // findings for each.
 func templatePods(t *testing.T, name string, data []byte) []templatePod {
 	t.Helper()
-	docs, err := manifest.Parse(data)
+	file, err := manifest.Read(data)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	all := lint.Documents(name, docs)
+	all := lint.Check(name, file, lint.Options{})
 	var out []templatePod
-	for _, o := range manifest.Objects(docs) {
+	for _, o := range file.Objects() {
 		for _, tm := range manifest.Templates(o) {
-			j, err := manifest.ToJSON(tm.Node)
+			j, err := tm.Value.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
 			}
 			tp := templatePod{where: fmt.Sprintf("%s %s/%s %s", name, o.Kind, o.Name, tm.Path), template: tm, json: j}
-			prefix := o.Path(tm.Path) + "."
+			prefix := o.Field(tm.Path) + "."
 			for _, f := range all {
 				if f.Document == o.Document && strings.HasPrefix(f.Rule, lint.RulePSSPrefix) && strings.HasPrefix(f.Field, prefix) {
 					tp.findings = append(tp.findings, f)
 				}
 			}
 			var pt corev1.PodTemplateSpec
-			if err := manifest.DecodeInto(tm.Node, &pt); err == nil {
+			if err := tm.Value.DecodeInto(&pt); err == nil {
 				pss.AsPod(&pt.ObjectMeta, &pt.Spec)
 				if ok, agg, err := pss.Allowed(&pt.ObjectMeta, &pt.Spec); err == nil && !ok {
 					_, tp.detail, _ = strings.Cut(agg, ": ")
@@ -124,7 +124,7 @@ func extraManifests(t *testing.T) []string {
 // hasInvalid reports whether raygate found the template unreadable.
 func hasInvalid(all []lint.Finding, tp templatePod) bool {
 	for _, f := range all {
-		if f.Rule == lint.RuleInvalidTemplate && strings.HasSuffix(f.Field, tp.template.Path) {
+		if f.Rule == lint.RuleInvalidTemplate && strings.HasSuffix(f.Field, tp.template.Path.String()) {
 			return true
 		}
 	}
@@ -147,7 +147,7 @@ func TestPodSecurityAgreement(t *testing.T) {
 	}
 	for _, f := range append(samples(t), extraManifests(t)...) {
 		data := readSample(t, f)
-		if _, err := manifest.Parse(data); err != nil {
+		if _, err := manifest.Read(data); err != nil {
 			t.Logf("%s: not YAML, skipped: %v", f, err)
 			continue
 		}
@@ -155,7 +155,7 @@ func TestPodSecurityAgreement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all := append(lint.Documents(f, mustParse(t, data)), lint.Documents(f, mustParse(t, hardened))...)
+		all := append(lint.Check(f, mustRead(t, data), lint.Options{}), lint.Check(f, mustRead(t, hardened), lint.Options{})...)
 		var pods []templatePod
 		pods = append(pods, templatePods(t, filepath.Base(f), data)...)
 		pods = append(pods, templatePods(t, filepath.Base(f)+" (hardened)", hardened)...)

@@ -124,14 +124,14 @@ func TestTenantObjectsApply(t *testing.T) {
 
 func headTemplateJSON(t *testing.T, data []byte) []byte {
 	t.Helper()
-	docs, err := manifest.Parse(data)
+	file, err := manifest.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range manifest.Objects(docs) {
+	for _, o := range file.Objects() {
 		for _, tm := range manifest.Templates(o) {
 			if tm.Role == manifest.RoleHead {
-				j, err := manifest.ToJSON(tm.Node)
+				j, err := tm.Value.MarshalJSON()
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -138,12 +138,12 @@ func TestPodSecurityVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := manifest.Parse(hardened)
+	file, err := manifest.Read(hardened)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := manifest.Templates(manifest.Objects(docs)[0])[0]
-	base, err := manifest.ToJSON(head.Node)
+	head := manifest.Templates(file.Objects()[0])[0]
+	base, err := head.Value.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}

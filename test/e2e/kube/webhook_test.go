@@ -23,6 +23,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -321,3 +322,144 @@ func webhookSuite(t *testing.T, c client.Client, variant, base, caPEM, exempt st
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestWebhookRayServiceOwner registers the validating webhook (served
+// in-process, asking the real API server with SubjectAccessReviews) and
+// checks that a developer who may change RayClusters but not RayServices
+// cannot change or delete the RayCluster a RayService owns, while one who
+// may update the RayService can.
+func TestWebhookRayServiceOwner(t *testing.T) {
+	c := apiServer(t)
+	access, err := webhook.NewAccessReviewerFor(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cs := newCerts(t, dir)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cs.pair}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: webhook.NewHandlerWith(webhook.Options{Access: access}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	ns := "wh-owner"
+	sel := map[string]string{"raygate-webhook-test": "owner"}
+	restrictedNamespace(t, c, ns, sel)
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	url := "https://" + l.Addr().String() + webhook.PathValidate
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "raygate-validate-owner"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name: "validate.raygate.dev", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: []byte(cs.caPEM)},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{"ray.io"}, APIVersions: []string{"v1"}, Resources: []string{"rayclusters"}},
+			}},
+			FailurePolicy: &fail, SideEffects: &none, AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: sel},
+		}},
+	}
+	if err := c.Create(ctx(t), vwc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(ctx(t), vwc) })
+
+	// dev may read, change and delete RayClusters in ns, not RayServices;
+	// lead may also update RayServices.
+	role := func(name string, resources []string, verbs []string) {
+		r := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"ray.io"}, Resources: resources, Verbs: verbs}}}
+		if err := c.Create(ctx(t), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bind := func(name, user string) {
+		b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name + "-" + user, Namespace: ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
+		if err := c.Create(ctx(t), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	role("clusters", []string{"rayclusters"}, []string{"get", "list", "create", "update", "patch", "delete"})
+	role("services", []string{"rayservices"}, []string{"get", "update"})
+	bind("clusters", "dev")
+	bind("clusters", "lead")
+	bind("services", "lead")
+
+	hardened, _, err := harden.File(readSample(t, filepath.Join(samplesDir, "ray-cluster.sample.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cluster *unstructured.Unstructured
+	for _, o := range objectsFromYAML(t, hardened) {
+		if o.GetKind() == "RayCluster" {
+			cluster = o
+		}
+	}
+	cluster.SetNamespace(ns)
+	cluster.SetName("serve-cluster")
+	cluster.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "ray.io/v1", Kind: "RayService", Name: "serve", UID: "00000000-0000-0000-0000-000000000001"}})
+	// The administrator creates it (registration takes a moment to be
+	// seen by the API server).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err = c.Create(ctx(t), cluster.DeepCopy())
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the administrator cannot create the RayCluster: %v", err)
+	}
+	change := func(cl client.Client, label string) error {
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(cluster.GroupVersionKind())
+		if err := cl.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: "serve-cluster"}, got); err != nil {
+			return err
+		}
+		got.SetLabels(map[string]string{"changed-by": label})
+		return cl.Update(ctx(t), got)
+	}
+	dev, lead := asUser(t, "dev"), asUser(t, "lead")
+	err = change(dev, "dev")
+	if err == nil || !strings.Contains(err.Error(), "belongs to RayService serve, which dev may not update") {
+		t.Errorf("dev changed the RayService's cluster: %v", err)
+	}
+	if err := dev.Delete(ctx(t), cluster.DeepCopy()); err == nil || !strings.Contains(err.Error(), "RayService serve") {
+		t.Errorf("dev deleted the RayService's cluster: %v", err)
+	}
+	// Scaling workers, as the autoscaler does, is anyone's who may update
+	// the cluster.
+	scaled := &unstructured.Unstructured{}
+	scaled.SetGroupVersionKind(cluster.GroupVersionKind())
+	if err := dev.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: "serve-cluster"}, scaled); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := unstructured.NestedSlice(scaled.Object, "spec", "workerGroupSpecs")
+	groups[0].(map[string]any)["replicas"] = int64(2)
+	_ = unstructured.SetNestedSlice(scaled.Object, groups, "spec", "workerGroupSpecs")
+	if err := dev.Update(ctx(t), scaled); err != nil {
+		t.Errorf("scaling the RayService's workers is refused: %v", err)
+	}
+	if err := change(lead, "lead"); err != nil {
+		t.Errorf("lead, who may update the RayService, cannot change its cluster: %v", err)
+	}
+	// A cluster without owner is dev's to change.
+	free := cluster.DeepCopy()
+	free.SetName("free-cluster")
+	free.SetOwnerReferences(nil)
+	if err := dev.Create(ctx(t), free); err != nil {
+		t.Errorf("dev cannot create a cluster of their own: %v", err)
+	}
+	claimed := free.DeepCopy()
+	claimed.SetName("claims-owner")
+	claimed.SetOwnerReferences(cluster.GetOwnerReferences())
+	if err := dev.Create(ctx(t), claimed); err == nil || !strings.Contains(err.Error(), "RayService serve") {
+		t.Errorf("dev created a cluster claiming the RayService as owner: %v", err)
+	}
+}

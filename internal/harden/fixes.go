@@ -1,0 +1,286 @@
+package harden
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/raygate/raygate/internal/manifest"
+)
+
+func path(s string) manifest.Path { return manifest.ParsePath(s) }
+
+func exposedType(t string) bool {
+	return strings.EqualFold(t, "LoadBalancer") || strings.EqualFold(t, "NodePort")
+}
+
+// loadBalancerFields are the Service fields that only make sense for a
+// load balancer or node ports; the API server refuses some of them on a
+// ClusterIP Service.
+var loadBalancerFields = []string{"externalTrafficPolicy", "loadBalancerIP", "loadBalancerClass", "allocateLoadBalancerNodePorts", "healthCheckNodePort"}
+
+// clusterSpec fixes how the head is exposed and turns token authentication
+// on.
+func (p *planner) clusterSpec(cs manifest.ClusterSpec) {
+	hp := cs.Path.Key("headGroupSpec")
+	head := p.get(hp)
+	if typ := head.Get("serviceType").Str(); exposedType(typ) {
+		p.set(hp.Key("serviceType"), manifest.NewString("ClusterIP"), typ+" -> ClusterIP")
+	}
+	sp := hp.Key("headService").Key("spec")
+	if svc := p.get(sp); svc.IsMap() {
+		if typ := svc.Get("type").Str(); exposedType(typ) {
+			p.set(sp.Key("type"), manifest.NewString("ClusterIP"), typ+" -> ClusterIP")
+			for _, k := range loadBalancerFields {
+				p.remove(sp.Key(k), "removed (only for load balancers and node ports)")
+			}
+			for i, port := range p.get(sp.Key("ports")).Items() {
+				if port.Get("nodePort") != nil {
+					p.remove(sp.Key("ports").Index(i).Key("nodePort"), "removed")
+				}
+			}
+		}
+		for _, k := range []string{"externalIPs", "loadBalancerSourceRanges"} {
+			if p.get(sp.Key(k)).Len() > 0 {
+				p.remove(sp.Key(k), "removed: it publishes the head outside the cluster")
+			}
+		}
+	}
+	if head.Get("enableIngress").IsTrue() {
+		p.set(hp.Key("enableIngress"), manifest.NewBool(false), "true -> false")
+	}
+	auth := p.get(cs.Path.Key("authOptions"))
+	if auth.IsNull() || auth.IsMap() {
+		if auth.Get("mode").Str() != manifest.AuthModeToken {
+			p.set(cs.Path.Key("authOptions").Key("mode"), manifest.NewString(manifest.AuthModeToken), "token authentication on")
+		}
+	}
+	if p.get(cs.Path.Key("rayVersion")).IsNull() {
+		if v := manifest.RayVersionFromImage(head.Lookup("template.spec.containers[0].image").Str()); v != "" {
+			p.set(cs.Path.Key("rayVersion"), manifest.NewString(v), fmt.Sprintf("set to %s, from the head image", v))
+		}
+	}
+	if manifest.AutoscalingEnabled(p.get(cs.Path)) {
+		if opts := p.get(cs.Path.Key("autoscalerOptions")); opts.IsNull() || opts.IsMap() {
+			p.container(cs.Path.Key("autoscalerOptions"), false)
+		}
+	}
+}
+
+// template applies the restricted profile and the Ray fixes to one pod
+// template; needsToken keeps its service-account token mounted.
+func (p *planner) template(t manifest.Template, needsToken bool) {
+	sp := t.Path.Key("spec")
+	spec := p.get(sp)
+	if !spec.IsMap() {
+		return
+	}
+	if !needsToken && !spec.Get("automountServiceAccountToken").IsFalse() {
+		p.set(sp.Key("automountServiceAccountToken"), manifest.NewBool(false), "false")
+	}
+	scp := sp.Key("securityContext")
+	if sc := p.get(scp); sc.IsNull() || sc.IsMap() {
+		if !sc.Get("runAsNonRoot").IsTrue() {
+			p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), "true")
+		}
+		uid := sc.Get("runAsUser")
+		switch {
+		case isZero(uid):
+			p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%s -> %d", uid.Scalar(), manifest.RayUID))
+		case uid.IsNull() && !anyContainerSetsUser(spec):
+			p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", manifest.RayUID))
+		}
+		p.seccomp(scp, true)
+		p.appArmor(scp)
+	}
+	p.appArmorAnnotations(t.Path.Key("metadata").Key("annotations"))
+	hostUsers := spec.Get("hostUsers").IsFalse()
+	for _, list := range []string{"initContainers", "containers"} {
+		for i, c := range p.get(sp.Key(list)).Items() {
+			if !c.IsMap() {
+				continue
+			}
+			cp := sp.Key(list).Index(i)
+			p.container(cp, hostUsers)
+			if list == "containers" {
+				p.writableTmp(sp, cp)
+			}
+		}
+	}
+}
+
+// isZero reports whether a value is the number 0 (however it was
+// written: 0, 00, 0x0, 0o0, +0, 0.0, -0 ...).
+func isZero(v *manifest.Value) bool {
+	n, ok := v.Number()
+	return ok && n == 0
+}
+
+func anyContainerSetsUser(spec *manifest.Value) bool {
+	for _, list := range []string{"initContainers", "containers"} {
+		for _, c := range spec.Get(list).Items() {
+			if !c.Lookup("securityContext.runAsUser").IsNull() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// container applies the restricted container securityContext to the
+// container at cp (or to autoscalerOptions, which has the same
+// securityContext field). hostUsers reports a pod in a user namespace,
+// where restricted allows an Unmasked procMount.
+func (p *planner) container(cp manifest.Path, hostUsersFalse bool) {
+	scp := cp.Key("securityContext")
+	sc := p.get(scp)
+	if !sc.IsNull() && !sc.IsMap() {
+		return
+	}
+	if !sc.Get("allowPrivilegeEscalation").IsFalse() {
+		p.set(scp.Key("allowPrivilegeEscalation"), manifest.NewBool(false), "false")
+	}
+	if v := sc.Get("privileged"); !v.IsNull() && !v.IsFalse() {
+		p.set(scp.Key("privileged"), manifest.NewBool(false), v.Scalar()+" -> false")
+	}
+	if v := sc.Get("runAsNonRoot"); !v.IsNull() && !v.IsTrue() {
+		p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), v.Scalar()+" -> true")
+	}
+	if uid := sc.Get("runAsUser"); isZero(uid) {
+		p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%s -> %d", uid.Scalar(), manifest.RayUID))
+	}
+	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" && !(hostUsersFalse && pm.Str() == "Unmasked") {
+		p.set(scp.Key("procMount"), manifest.NewString("Default"), pm.Scalar()+" -> Default")
+	}
+	p.seccomp(scp, false)
+	p.appArmor(scp)
+	p.capabilities(scp.Key("capabilities"))
+}
+
+// seccomp sets seccompProfile.type RuntimeDefault where it is missing (pod
+// level only) or set to something restricted does not allow.
+func (p *planner) seccomp(scp manifest.Path, podLevel bool) {
+	pp := scp.Key("seccompProfile")
+	prof := p.get(pp)
+	typ := prof.Get("type")
+	if typ.Str() == "RuntimeDefault" || typ.Str() == "Localhost" {
+		return
+	}
+	if prof.IsNull() && !podLevel {
+		return // inherits the pod's profile
+	}
+	if !prof.IsNull() && !prof.IsMap() {
+		return
+	}
+	p.remove(pp.Key("localhostProfile"), "removed")
+	if typ == nil {
+		p.set(pp.Key("type"), manifest.NewString("RuntimeDefault"), "RuntimeDefault")
+	} else {
+		p.set(pp.Key("type"), manifest.NewString("RuntimeDefault"), typ.Scalar()+" -> RuntimeDefault")
+	}
+}
+
+// appArmor replaces an AppArmor profile restricted does not allow (such
+// as Unconfined) with RuntimeDefault.
+func (p *planner) appArmor(scp manifest.Path) {
+	pp := scp.Key("appArmorProfile")
+	prof := p.get(pp)
+	if !prof.IsMap() {
+		return
+	}
+	if typ := prof.Get("type"); typ != nil && typ.Str() != "RuntimeDefault" && typ.Str() != "Localhost" {
+		p.remove(pp.Key("localhostProfile"), "removed")
+		p.set(pp.Key("type"), manifest.NewString("RuntimeDefault"), typ.Scalar()+" -> RuntimeDefault")
+	}
+}
+
+const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+
+// appArmorAnnotations replaces the legacy AppArmor annotations restricted
+// does not allow (unconfined) with runtime/default.
+func (p *planner) appArmorAnnotations(ap manifest.Path) {
+	ann := p.get(ap)
+	for _, k := range ann.Keys() {
+		v := ann.Get(k)
+		if !strings.HasPrefix(k, appArmorAnnotationPrefix) || !v.IsString() {
+			continue
+		}
+		if s := v.Str(); s != "runtime/default" && !strings.HasPrefix(s, "localhost/") {
+			p.set(ap.Key(k), manifest.NewString("runtime/default"), s+" -> runtime/default")
+		}
+	}
+}
+
+// capabilities makes drop contain ALL, spelled as restricted requires, and
+// add hold at most NET_BIND_SERVICE (CAP_ prefixes and case variants of it
+// are rewritten, everything else removed).
+func (p *planner) capabilities(cp manifest.Path) {
+	caps := p.get(cp)
+	if !caps.IsNull() && !caps.IsMap() {
+		return
+	}
+	drop := caps.Get("drop")
+	switch {
+	case drop.IsNull():
+		p.set(cp.Key("drop"), manifest.NewList(manifest.NewString("ALL")), "[ALL]")
+	case drop.IsList() && !hasString(drop, "ALL"):
+		var items []*manifest.Value
+		fixed := false
+		for _, d := range drop.Items() {
+			if isCap(d.Str(), "ALL") {
+				if !fixed {
+					items = append(items, manifest.NewString("ALL"))
+				}
+				fixed = true
+				continue
+			}
+			items = append(items, d)
+		}
+		if !fixed {
+			items = append(items, manifest.NewString("ALL"))
+		}
+		p.set(cp.Key("drop"), manifest.NewList(items...), "ALL")
+	}
+	add := caps.Get("add")
+	if !add.IsList() {
+		return
+	}
+	var keep []*manifest.Value
+	var dropped []string
+	exact, converted := hasString(add, "NET_BIND_SERVICE"), false
+	for _, a := range add.Items() {
+		switch {
+		case a.Str() == "NET_BIND_SERVICE":
+			keep = append(keep, a)
+		case isCap(a.Str(), "NET_BIND_SERVICE") && !exact && !converted:
+			keep = append(keep, manifest.NewString("NET_BIND_SERVICE"))
+			converted = true
+			dropped = append(dropped, a.Str()+" (written NET_BIND_SERVICE)")
+		default:
+			dropped = append(dropped, a.Scalar())
+		}
+	}
+	if len(dropped) == 0 {
+		return
+	}
+	if len(keep) == 0 {
+		p.remove(cp.Key("add"), "removed "+strings.Join(dropped, ", "))
+		return
+	}
+	p.set(cp.Key("add"), manifest.NewList(keep...), "removed "+strings.Join(dropped, ", "))
+}
+
+// isCap reports whether s names capability name, in any case, with or
+// without the CAP_ prefix.
+func isCap(s, name string) bool {
+	s = strings.ToUpper(s)
+	return s == name || s == "CAP_"+name
+}
+
+func hasString(l *manifest.Value, s string) bool {
+	for _, it := range l.Items() {
+		if it.Str() == s {
+			return true
+		}
+	}
+	return false
+}
