@@ -122,6 +122,9 @@ func restartOnly(old, next *config.Config) error {
 	case old.Webhook != nil && old.Webhook.Listen != next.Webhook.Listen:
 		return errors.New("gateway: webhook.listen changed: restart to apply")
 	}
+	if why := config.KubernetesRestart(old, next); why != "" {
+		return fmt.Errorf("gateway: %s: restart to apply", why)
+	}
 	return nil
 }
 
