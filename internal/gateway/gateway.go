@@ -33,6 +33,7 @@ type Gateway struct {
 	log      *slog.Logger
 	audit    *audit.Writer
 	draining atomic.Bool
+	kube     *Kubernetes
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -160,7 +161,10 @@ func (x *exchange) serve() {
 	cluster := x.st.Registry.Lookup(target.Namespace, target.Name)
 	role := authz.RoleNone
 	if cluster != nil {
-		role = cluster.Bindings.RoleOf(id)
+		var err error
+		if role, err = x.roleOf(id, cluster); err != nil {
+			return
+		}
 	}
 	rest := target.Rest
 	if rest == "" {
@@ -215,6 +219,20 @@ func (x *exchange) serve() {
 	if x.call.ErrorKind != "" {
 		x.ev.Reason += "; upstream " + x.call.ErrorKind
 	}
+}
+
+// roleOf resolves the caller's role on cluster; when it cannot be
+// resolved the request is refused with 503 (fail closed).
+func (x *exchange) roleOf(id *identity.Identity, cluster *route.Cluster) (authz.Role, error) {
+	role, source, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: cluster.Namespace, Name: cluster.Name, Bindings: cluster.Bindings})
+	if role != authz.RoleNone {
+		x.ev.RoleSource = source
+	}
+	if err != nil {
+		x.g.log.Warn("role could not be resolved", "request_id", x.ev.RequestID, "cluster", cluster.Key, "error", err)
+		x.deny(http.StatusServiceUnavailable, "unavailable", "authorization unavailable", "authorization could not be checked; try again later")
+	}
+	return role, err
 }
 
 // authenticate establishes the caller or answers 401 (503 when the identity
