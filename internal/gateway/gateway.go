@@ -204,7 +204,7 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
+	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
 	if req.Action == authz.ActionJobsStop && !x.resolveStop(role, cluster, id.User, req.JobID) {
 		return
 	}

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/identity"
 	"github.com/raygate/raygate/internal/rbac"
 	"github.com/raygate/raygate/internal/route"
 )
@@ -69,4 +71,18 @@ func (g *Gateway) roles(cfg *config.Config) (authz.RoleResolver, error) {
 		return nil, errNoKubernetes
 	}
 	return rbac.New(*k, g.kube.AccessReviews, g.metrics.AccessReview), nil
+}
+
+// callerRayToken is the caller's own ServiceAccount token when the cluster
+// is one where Ray checks Kubernetes tokens itself and the caller
+// authenticated with one (raygate reviewed it); "" otherwise.
+func callerRayToken(c *route.Cluster, id *identity.Identity, r *http.Request) string {
+	if !c.RayChecksKubernetesTokens || id.Method != identity.MethodKubernetes {
+		return ""
+	}
+	tok, err := authn.ParseBearer(r.Header.Values("Authorization"))
+	if err != nil {
+		return ""
+	}
+	return tok
 }
