@@ -219,4 +219,3 @@ func TestWhoAmIShowsOwner(t *testing.T) {
 		t.Fatalf("whoami = %s", body)
 	}
 }
-
