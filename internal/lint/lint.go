@@ -28,6 +28,7 @@ func Documents(name string, docs []manifest.Document) []Finding {
 		out = append(out, Object(name, o)...)
 	}
 	out = append(out, exposures(name, docs)...)
+	out = append(out, webhookReach(name, docs)...)
 	sortFindings(out)
 	return out
 }
