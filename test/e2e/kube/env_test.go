@@ -70,6 +70,9 @@ func apiServer(t *testing.T) client.Client {
 			BinaryAssetsDirectory: assets,
 			CRDs:                  crds,
 			ErrorIfCRDPathMissing: true,
+			// A loaded machine takes longer than the default 10s to serve
+			// the CRDs.
+			CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: time.Minute},
 		}
 		cfg, err := env.Start()
 		if err != nil {

@@ -100,7 +100,7 @@ func startKubeMode(c client.Client, bin, venv, helm string) (*kubeMode, error) {
 	}
 	for _, o := range objectsFromBytes(out) {
 		if o.GetKind() == "ClusterRole" {
-			if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("raygate-e2e"), client.ForceOwnership); err != nil {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("raygate-e2e"), client.ForceOwnership); err != nil {
 				return nil, fmt.Errorf("apply %s: %w", o.GetName(), err)
 			}
 		}
