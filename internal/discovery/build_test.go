@@ -294,3 +294,32 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBuildRayCluster feeds arbitrary RayCluster JSON (what a tenant
+// controls) next to a fixed head Service: whatever the object says, the
+// cluster is served at the Service's address or not at all, and a token is
+// only ever the Secret's.
+func FuzzBuildRayCluster(f *testing.F) {
+	f.Add([]byte(`{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"ray1","namespace":"team-a","uid":"11111111-1111-1111-1111-111111111111"},"spec":{}}`))
+	f.Add([]byte(`{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"ray1","namespace":"team-a","uid":"11111111-1111-1111-1111-111111111111","annotations":{"upstream":"http://10.0.0.1"}},"spec":{"authOptions":{"mode":"token","secretName":"ray1"}},"status":{"head":{"serviceIP":"10.0.0.1"}}}`))
+	f.Add([]byte(`{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"ray1","namespace":"team-a","uid":"11111111-1111-1111-1111-111111111111"},"spec":{"authOptions":{"mode":"token","enableK8sTokenAuth":true},"headGroupSpec":{"headService":{"spec":{"clusterIP":"10.0.0.1","type":"ExternalName"}}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return
+		}
+		d := Build(Inputs{
+			RayClusters: []*unstructured.Unstructured{u},
+			Services:    []*corev1.Service{headService("team-a", "ray1")},
+			Secrets:     []*corev1.Secret{tokenSecret("team-a", "ray1", "the-token", true)},
+		})
+		for k, c := range d.Clusters {
+			if k != "team-a/ray1" || c.Upstream.String() != "http://10.96.0.17:8265" {
+				t.Fatalf("%s served at %s", k, c.Upstream)
+			}
+			if c.Token != "" && c.Token != "the-token" {
+				t.Fatalf("token %q", c.Token)
+			}
+		}
+	})
+}
