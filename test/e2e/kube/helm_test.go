@@ -62,14 +62,14 @@ func TestHelmChart(t *testing.T) {
 	rendered := helmRun(t, helm, "template", "rgh", chartDir, "-n", "rgh-system", "--kube-version", "1.37.2",
 		"--set", "webhook.certManager.enabled=false", "--set", "webhook.tlsSecretName=rgh-webhook-tls",
 		"--set", "webhook.caBundle="+base64.StdEncoding.EncodeToString([]byte(cs.caPEM)),
-		"--set", "autoscaling.enabled=true", "--set", "config.discovery.kubernetes.namespaces={team-a,team-b}")
+		"--set", "autoscaling.enabled=true", "--set", "config.discovery.kubernetes.namespaces={rgh-team-a,rgh-team-b}")
 	file := filepath.Join(dir, "raygate-chart.yaml")
 	if err := os.WriteFile(file, rendered, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	restrictedNamespace(t, c, "rgh-system", nil)
-	for _, ns := range []string{"team-a", "team-b"} {
+	for _, ns := range []string{"rgh-team-a", "rgh-team-b"} {
 		restrictedNamespace(t, c, ns, nil)
 	}
 	objs := objectsFromYAML(t, rendered)
