@@ -118,7 +118,7 @@ func (d *Discoverer) Start(ctx context.Context) {
 // the first set is published, or ctx ends.
 func (d *Discoverer) WaitForSync(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), d.synced...) {
-		return errors.New("discovery: the Kubernetes API server did not answer the first list of RayClusters, Services and Secrets")
+		return errors.New("discovery: the first list of RayClusters, Services and Secrets did not complete (is KubeRay's RayCluster CRD installed, and may raygate list and watch them? see docs/kubernetes.md#permissions)")
 	}
 	d.changed()
 	for {

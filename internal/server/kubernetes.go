@@ -77,10 +77,14 @@ type DiscoveryStatus struct {
 
 // DiscoveredCluster is one served discovered cluster.
 type DiscoveredCluster struct {
-	Cluster  string `json:"cluster"`
+	// Cluster is "namespace/name".
+	Cluster string `json:"cluster"`
+	// Upstream is the resolved dashboard URL.
 	Upstream string `json:"upstream"`
-	Owner    string `json:"owner,omitempty"`
-	RayToken bool   `json:"rayToken"`
+	// Owner is the RayJob or RayService that manages the cluster, if any.
+	Owner string `json:"owner,omitempty"`
+	// RayToken says whether raygate injects a Ray token (never the token).
+	RayToken bool `json:"rayToken"`
 }
 
 // discoveryStatus serves what discovery found, for operators (metrics

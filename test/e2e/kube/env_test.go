@@ -66,6 +66,10 @@ func apiServer(t *testing.T) client.Client {
 			envErr = err
 			return
 		}
+		// envtest starts the API server with RBAC authorization and with
+		// --service-account-issuer, -key-file and -signing-key-file, which
+		// the TokenRequest and TokenReview APIs of the Kubernetes-mode tests
+		// need.
 		env = &envtest.Environment{
 			BinaryAssetsDirectory: assets,
 			CRDs:                  crds,
