@@ -40,7 +40,10 @@ type Event struct {
 	AuthSource string `json:"auth_source,omitempty"`
 	Cluster    string `json:"cluster"`
 	// Role is the caller's role on the cluster, when it has one.
-	Role       string  `json:"role,omitempty"`
+	Role string `json:"role,omitempty"`
+	// RoleSource says where the role came from: "binding", or the RBAC
+	// verb that granted it ("rbac ray:write").
+	RoleSource string  `json:"role_source,omitempty"`
 	Action     string  `json:"action"`
 	Method     string  `json:"method"`
 	Path       string  `json:"path"`

@@ -72,7 +72,7 @@ func TestEncodingMatchesEncodingJSON(t *testing.T) {
 	for _, e := range []Event{
 		{},
 		{Time: time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC), RequestID: "a-1", User: "alice@example.com", Groups: []string{"team-a", "ml"},
-			AuthMethod: "oidc", AuthSource: "https://idp", Cluster: "team-a/ray1", Role: "developer", Action: "jobs.submit", Method: "POST",
+			AuthMethod: "oidc", AuthSource: "https://idp", Cluster: "team-a/ray1", Role: "developer", RoleSource: "rbac ray:write", Action: "jobs.submit", Method: "POST",
 			Path: "/clusters/team-a/ray1/api/jobs/", Decision: Allow, Reason: "role developer allows jobs.submit", Status: 200,
 			DurationMS: 12.345, RemoteAddr: "127.0.0.1:5000", JobID: "raysubmit_1", Entrypoint: `python -c "print('x')" && rm -rf / <b>&</b>` + "\n\t\x00\x1f\u2028é"},
 		{User: "bad\xffutf8", Path: "/\x7f", Reason: "\"quoted\" \\ back", DurationMS: 0.001},

@@ -37,6 +37,10 @@ func appendEvent(b []byte, e *Event) []byte {
 		b = append(b, `,"role":`...)
 		b = appendString(b, e.Role)
 	}
+	if e.RoleSource != "" {
+		b = append(b, `,"role_source":`...)
+		b = appendString(b, e.RoleSource)
+	}
 	b = append(b, `,"action":`...)
 	b = appendString(b, e.Action)
 	b = append(b, `,"method":`...)

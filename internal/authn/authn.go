@@ -33,6 +33,12 @@ const (
 	ReasonUnverifiedEmail   = "unverified_email"
 	ReasonUnknownAPIKey     = "unknown_api_key"
 	ReasonIdPUnavailable    = "idp_unavailable"
+	// ReasonReviewRejected: the Kubernetes API server's TokenReview did not
+	// authenticate the token.
+	ReasonReviewRejected = "review_rejected"
+	// ReasonNotServiceAccount refuses a token the Kubernetes API server
+	// authenticated as something other than a ServiceAccount.
+	ReasonNotServiceAccount = "not_service_account"
 )
 
 // Failure is a refused credential. Msg is safe to show the caller; Err

@@ -105,7 +105,8 @@ type Observer interface {
 }
 
 // Bearer authenticates "Authorization: Bearer" credentials: JWTs from a
-// trusted issuer, otherwise API keys. Verified JWTs are cached until they
+// trusted issuer (or, failing that, ServiceAccount tokens the Kubernetes
+// API server reviews), otherwise API keys. Verified JWTs are cached until they
 // expire (or the cache's TTL passes), so a repeated token skips signature
 // verification.
 type Bearer struct {
@@ -113,6 +114,9 @@ type Bearer struct {
 	Issuers map[string]TokenVerifier
 	// APIKeys authenticates non-JWT tokens; nil means none are accepted.
 	APIKeys *APIKeys
+	// Kubernetes reviews JWTs whose issuer is not in Issuers (Kubernetes
+	// ServiceAccount tokens); nil refuses them.
+	Kubernetes *Kubernetes
 	// Cache holds verified JWTs; nil disables caching.
 	Cache *TokenCache
 	// Observer receives cache events; may be nil.
@@ -149,6 +153,9 @@ func (b *Bearer) Authenticate(ctx context.Context, r *http.Request) (*identity.I
 		return nil, err
 	}
 	v, ok := b.Issuers[iss]
+	if !ok && b.Kubernetes != nil && b.Kubernetes.Reviews(iss) {
+		v, ok = b.Kubernetes, true
+	}
 	if !ok {
 		return nil, fail(ReasonUnknownIssuer, "token issuer is not trusted", nil)
 	}

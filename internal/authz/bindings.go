@@ -41,9 +41,9 @@ func NewBindings(bs []config.Binding) *Bindings {
 
 // RoleOf returns the highest role any binding gives id, RoleNone if none.
 // Service-account bindings match only identities that authenticated as that
-// service account.
+// service account. A nil Bindings binds nobody.
 func (b *Bindings) RoleOf(id *identity.Identity) Role {
-	if id == nil {
+	if b == nil || id == nil {
 		return RoleNone
 	}
 	r := b.users[id.User]

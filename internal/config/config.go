@@ -23,9 +23,16 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// Authentication lists the ways a caller can prove who it is.
 	Authentication Authentication `yaml:"authentication"`
+	// Authorization adds policy sources to the clusters' own bindings.
+	Authorization Authorization `yaml:"authorization"`
 	// Clusters are the Ray clusters behind the gateway and who may do what
 	// on each.
 	Clusters []Cluster `yaml:"clusters"`
+	// Discovery finds more clusters (KubeRay RayClusters) at run time.
+	Discovery Discovery `yaml:"discovery"`
+	// Kubernetes says how to reach the Kubernetes API server, when a
+	// Kubernetes feature is on. Default: in-cluster credentials.
+	Kubernetes *KubernetesAPI `yaml:"kubernetes"`
 	// Audit says where the audit log goes.
 	Audit Audit `yaml:"audit"`
 	// Proxy tunes the connection to the Ray clusters.
@@ -97,6 +104,8 @@ type Authentication struct {
 	OIDC []OIDC `yaml:"oidc"`
 	// APIKeys lists static API keys, stored only as SHA-256 hashes.
 	APIKeys []APIKey `yaml:"apiKeys"`
+	// Kubernetes accepts Kubernetes ServiceAccount tokens (TokenReview).
+	Kubernetes *KubernetesAuthn `yaml:"kubernetes"`
 	// TokenCache bounds the cache of verified bearer tokens.
 	TokenCache TokenCache `yaml:"tokenCache"`
 	// SharedIssuerNamespace says that all OIDC issuers name the same

@@ -97,6 +97,7 @@ func (c *Config) applyDefaults() {
 	if c.Webhook != nil {
 		setDefault(&c.Webhook.Listen, DefaultWebhookListen)
 	}
+	c.applyKubernetesDefaults()
 }
 
 // resolvePaths makes every file path in the config absolute, relative to
@@ -118,6 +119,9 @@ func (c *Config) resolvePaths(dir string) {
 		abs(&c.Clusters[i].RayTokenFile)
 	}
 	abs(&c.Audit.File)
+	if c.Kubernetes != nil {
+		abs(&c.Kubernetes.Kubeconfig)
+	}
 	if c.Webhook != nil {
 		abs(&c.Webhook.TLS.CertFile)
 		abs(&c.Webhook.TLS.KeyFile)

@@ -25,6 +25,10 @@ var Roles = []string{"viewer", "developer", "admin"}
 
 var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// dnsSubdomainRE matches a DNS-1123 subdomain, the form of ServiceAccount
+// names.
+var dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
 type validator struct {
 	file     string
 	lines    map[string]int
@@ -76,6 +80,7 @@ func (c *Config) validate(v *validator) {
 	c.Server.validate(v)
 	c.validateAuthentication(v)
 	c.validateClusters(v)
+	c.validateKubernetes(v)
 	if c.Audit.File != "-" {
 		if st, err := os.Stat(filepath.Dir(c.Audit.File)); err != nil || !st.IsDir() {
 			v.errf("audit.file", "folder %s does not exist", filepath.Dir(c.Audit.File))
@@ -175,8 +180,8 @@ func LoadTenants(file string) (*tenant.File, error) {
 
 func (c *Config) validateAuthentication(v *validator) {
 	a := c.Authentication
-	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 {
-		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc or authentication.apiKeys)")
+	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 && a.Kubernetes == nil {
+		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc, authentication.apiKeys or authentication.kubernetes)")
 	}
 	issuers := map[string]int{}
 	for i, o := range a.OIDC {
@@ -283,28 +288,34 @@ func (c *Config) validateClusters(v *validator) {
 				v.errf(p+".rayTokenFile", "%v", err)
 			}
 		}
-		if len(cl.Access) == 0 {
+		if len(cl.Access) == 0 && c.Authorization.Kubernetes == nil {
 			v.errf(p+".access", "no bindings: nobody could use this cluster")
 		}
-		for j, b := range cl.Access {
-			bp := fmt.Sprintf("%s.access[%d]", p, j)
-			if !validRole(b.Role) {
-				v.errf(bp+".role", "unknown role %q (one of %s)", b.Role, strings.Join(Roles, ", "))
-			}
-			if len(b.Users)+len(b.Groups)+len(b.ServiceAccounts) == 0 {
-				v.errf(bp, "binding names no users, groups or serviceAccounts")
-			}
-			for k, u := range b.Users {
-				checkSubjectName(v, fmt.Sprintf("%s.users[%d]", bp, k), u)
-			}
-			for k, g := range b.Groups {
-				checkSubjectName(v, fmt.Sprintf("%s.groups[%d]", bp, k), g)
-			}
-			for k, sa := range b.ServiceAccounts {
-				ns, name, ok := strings.Cut(sa, "/")
-				if !ok || !dnsLabelRE.MatchString(ns) || name == "" || strings.Contains(name, "/") {
-					v.errf(fmt.Sprintf("%s.serviceAccounts[%d]", bp, k), "%q must be namespace/name", sa)
-				}
+		validateBindings(v, p+".access", cl.Access)
+	}
+}
+
+// validateBindings checks role bindings at path (clusters[i].access or
+// discovery.kubernetes.access).
+func validateBindings(v *validator, path string, bs []Binding) {
+	for j, b := range bs {
+		bp := fmt.Sprintf("%s[%d]", path, j)
+		if !validRole(b.Role) {
+			v.errf(bp+".role", "unknown role %q (one of %s)", b.Role, strings.Join(Roles, ", "))
+		}
+		if len(b.Users)+len(b.Groups)+len(b.ServiceAccounts) == 0 {
+			v.errf(bp, "binding names no users, groups or serviceAccounts")
+		}
+		for k, u := range b.Users {
+			checkSubjectName(v, fmt.Sprintf("%s.users[%d]", bp, k), u)
+		}
+		for k, g := range b.Groups {
+			checkSubjectName(v, fmt.Sprintf("%s.groups[%d]", bp, k), g)
+		}
+		for k, sa := range b.ServiceAccounts {
+			ns, name, ok := strings.Cut(sa, "/")
+			if !ok || !dnsLabelRE.MatchString(ns) || len(ns) > 63 || !dnsSubdomainRE.MatchString(name) || len(name) > 253 {
+				v.errf(fmt.Sprintf("%s.serviceAccounts[%d]", bp, k), "%q must be namespace/name", sa)
 			}
 		}
 	}

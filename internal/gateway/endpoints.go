@@ -44,6 +44,9 @@ type ClusterAccess struct {
 	Cluster string `json:"cluster"`
 	Role    string `json:"role"`
 	Path    string `json:"path"`
+	// Owner is the RayJob or RayService that manages a discovered cluster
+	// ("RayJob/name"), omitted for others.
+	Owner string `json:"owner,omitempty"`
 }
 
 // serveOwn answers the gateway's own endpoints under /_raygate/.
@@ -65,8 +68,13 @@ func (x *exchange) serveOwn(path string) {
 			out.Groups = []string{}
 		}
 		for _, c := range x.st.Registry.Clusters() {
-			if role := c.Bindings.RoleOf(id); role != authz.RoleNone {
-				out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/"})
+			role, _, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: c.Namespace, Name: c.Name, Bindings: c.Bindings})
+			if err != nil {
+				x.g.log.Warn("role could not be resolved; cluster left out of whoami", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
+				continue
+			}
+			if role != authz.RoleNone {
+				out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/", Owner: c.Owner})
 			}
 		}
 		sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })

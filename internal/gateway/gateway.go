@@ -41,6 +41,7 @@ type Gateway struct {
 	// upgraded connections, which http.Server.Shutdown does not.
 	handlers sync.WaitGroup
 	upgrades upgrade.Tracker
+	kube     *Kubernetes
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -179,7 +180,10 @@ func (x *exchange) serve() {
 	cluster := x.st.Registry.Lookup(target.Namespace, target.Name)
 	role := authz.RoleNone
 	if cluster != nil {
-		role = cluster.Bindings.RoleOf(id)
+		var err error
+		if role, err = x.roleOf(id, cluster); err != nil {
+			return
+		}
 	}
 	rest := target.Rest
 	if rest == "" {
@@ -223,7 +227,7 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
+	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
 	if req.Action == authz.ActionJobsStop && !x.resolveStop(role, cluster, id.User, req.JobID) {
 		return
 	}
@@ -241,6 +245,20 @@ func (x *exchange) serve() {
 	if x.call.ErrorKind != "" {
 		x.ev.Reason += "; upstream " + x.call.ErrorKind
 	}
+}
+
+// roleOf resolves the caller's role on cluster; when it cannot be
+// resolved the request is refused with 503 (fail closed).
+func (x *exchange) roleOf(id *identity.Identity, cluster *route.Cluster) (authz.Role, error) {
+	role, source, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: cluster.Namespace, Name: cluster.Name, Bindings: cluster.Bindings})
+	if role != authz.RoleNone {
+		x.ev.RoleSource = source
+	}
+	if err != nil {
+		x.g.log.Warn("role could not be resolved", "request_id", x.ev.RequestID, "cluster", cluster.Key, "error", err)
+		x.deny(http.StatusServiceUnavailable, "unavailable", "authorization unavailable", "authorization could not be checked; try again later")
+	}
+	return role, err
 }
 
 // authenticate establishes the caller or answers 401 (503 when the identity

@@ -6,6 +6,7 @@ import (
 
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/jobs"
+	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
 )
 
@@ -38,7 +39,7 @@ func (x *exchange) submit(user string) bool {
 // then. A job it cannot attribute (not found, no owner, lookup failed, no
 // unambiguous submission id) is jobs.stop.any, which only admins hold.
 func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID string) bool {
-	job, err := x.st.Jobs.Lookup(x.r.Context(), c, jobID)
+	job, err := x.st.Jobs.Lookup(proxy.WithRayToken(x.r.Context(), x.call.RayToken), c, jobID)
 	stop := jobs.Stop{Action: authz.ActionJobsStopAny}
 	switch {
 	case err == nil:

@@ -148,6 +148,9 @@ func restartOnly(old, next *config.Config) error {
 	case !sameListener(old.Server, next.Server):
 		return errors.New("gateway: server timeouts or size limits changed: restart to apply (only server.trustedProxies reloads)")
 	}
+	if why := config.KubernetesRestart(old, next); why != "" {
+		return fmt.Errorf("gateway: %s: restart to apply", why)
+	}
 	return nil
 }
 

@@ -27,6 +27,8 @@ type State struct {
 	Authn authn.Authenticator
 	// Registry finds clusters.
 	Registry route.Registry
+	// Roles resolves a caller's role on a cluster.
+	Roles authz.RoleResolver
 	// Proxy forwards requests upstream.
 	Proxy *proxy.Proxy
 	// Jobs asks clusters about jobs (owner lookups), through Proxy.
@@ -85,6 +87,11 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	if len(cfg.Authentication.APIKeys) > 0 {
 		bearer.APIKeys = authn.NewAPIKeys(cfg.Authentication.APIKeys)
 	}
+	k8s, err := g.kubernetesAuthn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	bearer.Kubernetes = k8s
 	tc := cfg.Authentication.TokenCache
 	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
 	st.Authn = authn.Chain{bearer}
@@ -97,7 +104,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		}
 		rc := &route.Cluster{
 			Namespace: c.Namespace, Name: c.Name, Key: c.Namespace + "/" + c.Name,
-			Upstream: up, Bindings: authz.NewBindings(c.Access),
+			Upstream: up, Bindings: authz.NewBindings(c.Access), Source: route.SourceStatic,
 		}
 		if c.RayTokenFile != "" {
 			tok, err := config.ReadToken(c.RayTokenFile)
@@ -108,7 +115,12 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		}
 		reg[rc.Key] = rc
 	}
-	st.Registry = reg
+	if st.Registry, err = g.registry(cfg, reg); err != nil {
+		return nil, err
+	}
+	if st.Roles, err = g.roles(cfg); err != nil {
+		return nil, err
+	}
 
 	if prev != nil && reflect.DeepEqual(prev.Config.Limits, cfg.Limits) {
 		st.limiter = prev.limiter // keep the counts of requests in flight

@@ -47,6 +47,7 @@ func Check(name string, f *manifest.File, opts Options) []Finding {
 		out = append(out, check(name, o, opts, tokens)...)
 	}
 	out = append(out, exposures(name, f)...)
+	out = append(out, webhookReach(name, f)...)
 	sortFindings(out)
 	return out
 }

@@ -376,6 +376,7 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte(restrictedCluster))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("---\n---\n"))
+	f.Add([]byte(webhookFiles("Fail", "webhook", "    - from: [{ipBlock: {cidr: 10.0.0.0/24}}]\n")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fs, err := File("f.yaml", data)
 		if err != nil {

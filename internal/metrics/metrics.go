@@ -27,6 +27,7 @@ type Metrics struct {
 	keySetFetches  *prometheus.CounterVec
 	auditErrors    prometheus.Counter
 	rel            reliability
+	kube           kubernetes
 }
 
 // New registers raygate's collectors, plus Go runtime and process metrics,
@@ -81,6 +82,8 @@ func New() *Metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.inflight, m.authnFailures, m.upstreamErrors,
 		m.reloads, m.lastReload, m.tokenCache, m.keySetFetches, m.auditErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.kube = newKubernetes()
+	m.registry.MustRegister(m.kube.collectors()...)
 	return m
 }
 

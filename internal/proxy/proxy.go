@@ -47,6 +47,10 @@ type Call struct {
 	Target    route.Target
 	Identity  *identity.Identity
 	RequestID string
+	// RayToken, when set, is sent to Ray instead of the cluster's token:
+	// the caller's own ServiceAccount token, for a cluster where Ray checks
+	// Kubernetes tokens itself.
+	RayToken string
 	// OnResponse, if not nil, sees the upstream's response before it is
 	// relayed (and may read and restore its body); an error turns into a
 	// 502.
@@ -66,6 +70,31 @@ func WithCall(ctx context.Context, c *Call) context.Context {
 func callFrom(ctx context.Context) *Call {
 	c, _ := ctx.Value(callKey{}).(*Call)
 	return c
+}
+
+type rayTokenKey struct{}
+
+// WithRayToken returns ctx carrying the token Send passes to Ray instead of
+// the cluster's (see Call.RayToken); "" changes nothing.
+func WithRayToken(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, rayTokenKey{}, token)
+}
+
+func rayTokenFrom(ctx context.Context) string {
+	t, _ := ctx.Value(rayTokenKey{}).(string)
+	return t
+}
+
+// rayToken is what Ray gets: the caller's token where Ray checks
+// Kubernetes tokens itself, the cluster's token otherwise.
+func rayToken(c *route.Cluster, caller string) string {
+	if c.RayChecksKubernetesTokens {
+		return caller
+	}
+	return c.Token
 }
 
 // NewTransport returns the upstream transport tuned by cfg. Ray heads speak
@@ -138,8 +167,8 @@ func rewrite(pr *httputil.ProxyRequest) {
 	StripClientHeaders(out.Header)
 	pr.SetXForwarded()
 	SetIdentityHeaders(out.Header, c.Identity, c.RequestID)
-	if c.Cluster.Token != "" {
-		out.Header.Set(HeaderRayAuth, "Bearer "+c.Cluster.Token)
+	if tok := rayToken(c.Cluster, c.RayToken); tok != "" {
+		out.Header.Set(HeaderRayAuth, "Bearer "+tok)
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // do not add Go's default
@@ -164,8 +193,8 @@ func (p *Proxy) Send(ctx context.Context, c *route.Cluster, method, rest string)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header["User-Agent"] = []string{""}
-	if c.Token != "" {
-		req.Header.Set(HeaderRayAuth, "Bearer "+c.Token)
+	if tok := rayToken(c, rayTokenFrom(ctx)); tok != "" {
+		req.Header.Set(HeaderRayAuth, "Bearer "+tok)
 	}
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {

@@ -19,7 +19,23 @@ type Cluster struct {
 	Token string
 	// Bindings give callers their role on the cluster.
 	Bindings *authz.Bindings
+	// Source is SourceStatic or SourceKubernetes.
+	Source string
+	// Owner names the object that manages a discovered cluster, as
+	// "Kind/name" (a RayJob or RayService); "" if none.
+	Owner string
+	// RayChecksKubernetesTokens is true when Ray itself checks Kubernetes
+	// ServiceAccount tokens (KubeRay authOptions.enableK8sTokenAuth): there
+	// is no shared token, and the caller's own reviewed ServiceAccount
+	// token is what Ray needs.
+	RayChecksKubernetesTokens bool
 }
+
+// Where a cluster comes from.
+const (
+	SourceStatic     = "static"
+	SourceKubernetes = "kubernetes"
+)
 
 // Registry finds clusters by namespace and name. Implementations must be
 // safe for concurrent use.

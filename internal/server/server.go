@@ -58,6 +58,11 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	}()
 
 	g := gateway.New(m, logger, sink)
+	kctx, stopKube := context.WithCancel(ctx)
+	defer stopKube()
+	if err := startKubernetes(kctx, cfg, g, m, logger); err != nil {
+		return err
+	}
 	st, err := g.Build(cfg, nil)
 	if err != nil {
 		return err
@@ -106,6 +111,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", gateway.Healthz)
 	mux.HandleFunc("GET /readyz", g.Readyz)
+	mux.HandleFunc("GET /status/discovery", discoveryStatus(g))
 	if opts.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

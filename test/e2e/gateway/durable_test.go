@@ -259,7 +259,7 @@ func TestIdentityProviderDown(t *testing.T) {
 	defer dex.Proc.Stop(5 * time.Second)
 	g := extraGateway(t, "idp-down", func(c *harness.GatewayConfig) {
 		c.Issuer = dex.Issuer
-		c.AuthExtra = "  tokenCache: {size: 0}\n"
+		c.Authentication = "  tokenCache: {size: 0}\n"
 	})
 	alice, err := dex.Token(ctx, "alice@example.com")
 	if err != nil {

@@ -25,9 +25,9 @@ type GatewayConfig struct {
 	Clusters []ClusterConfig
 	// APIKeys are extra `authentication.apiKeys` entries, as YAML list items.
 	APIKeys []string
-	// AuthExtra is added inside `authentication:` as is (lines indented
-	// by two spaces, e.g. "  tokenCache: {size: 0}\n").
-	AuthExtra string
+	// Authentication is appended under `authentication:` as is (indented
+	// YAML), e.g. "  kubernetes: {audiences: [raygate]}\n".
+	Authentication string
 	// Extra is appended to the file as is (top-level YAML).
 	Extra string
 }
@@ -53,7 +53,7 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 			fmt.Fprintf(&b, "    - %s\n", k)
 		}
 	}
-	b.WriteString(c.AuthExtra)
+	b.WriteString(c.Authentication)
 	b.WriteString("clusters:\n")
 	for _, cl := range c.Clusters {
 		fmt.Fprintf(&b, "  - namespace: %s\n    name: %s\n    upstream: %s\n", cl.Namespace, cl.Name, cl.Upstream)

@@ -10,12 +10,12 @@ package kube
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,6 +49,9 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
 	if env != nil {
 		_ = env.Stop()
 	}
@@ -67,10 +70,17 @@ func apiServer(t *testing.T) client.Client {
 			envErr = err
 			return
 		}
+		// envtest starts the API server with RBAC authorization and with
+		// --service-account-issuer, -key-file and -signing-key-file, which
+		// the TokenRequest and TokenReview APIs of the Kubernetes-mode tests
+		// need.
 		env = &envtest.Environment{
 			BinaryAssetsDirectory: assets,
 			CRDs:                  crds,
 			ErrorIfCRDPathMissing: true,
+			// A loaded machine takes longer than the default 10s to serve
+			// the CRDs.
+			CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: time.Minute},
 		}
 		cfg, err := env.Start()
 		if err != nil {
@@ -90,17 +100,22 @@ func apiServer(t *testing.T) client.Client {
 	return kc
 }
 
-// kubeRayCRDs reads KubeRay's CRDs (ray-operator v1.5.0, in testdata) and
-// adds spec.authOptions, the token authentication API of KubeRay 1.5.1 and
-// later, so that the API server keeps it instead of pruning it.
+// kubeRayCRDs reads KubeRay's CRDs from the kuberay module raygate builds
+// with (ray-operator v1.5.0, config/crd/bases) and adds spec.authOptions,
+// the token authentication API of KubeRay 1.5.1 and later, so that the
+// API server keeps it instead of pruning it.
 func kubeRayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	files, err := filepath.Glob(filepath.Join("testdata", "crds", "*.yaml.gz"))
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/ray-project/kuberay/ray-operator").Output()
+	if err != nil {
+		return nil, fmt.Errorf("locate the kuberay module (go list -m): %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(dir)), "config", "crd", "bases", "ray.io_*.yaml"))
 	if err != nil || len(files) != 3 {
-		return nil, fmt.Errorf("KubeRay CRDs missing in testdata/crds (%v)", err)
+		return nil, fmt.Errorf("KubeRay CRDs missing in the kuberay module (%d files, %v)", len(files), err)
 	}
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, f := range files {
-		b, err := readGzip(f)
+		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -145,19 +160,6 @@ func addAuthOptions(s *apiextensionsv1.JSONSchemaProps) {
 			"secretName":         {Type: "string"},
 		},
 	}
-}
-
-func readGzip(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return io.ReadAll(zr)
 }
 
 // asUser returns a client that acts as user (in groups), impersonated by
