@@ -283,8 +283,14 @@ spec:
 			},
 		},
 		{
-			name: "other kinds ignored",
+			name: "workloads are evaluated with Pod Security, without the Ray rules",
 			yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
+			want: []want{{"PSS-hostNamespaces", "spec.template.spec.hostNetwork"}},
+			notWant: []string{"RG-"},
+		},
+		{
+			name: "other kinds ignored",
+			yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {spec: x}\n---\napiVersion: ray.io/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
 		},
 		{
 			name: "Ingress to the dashboard",
