@@ -283,9 +283,9 @@ spec:
 			},
 		},
 		{
-			name: "workloads are evaluated with Pod Security, without the Ray rules",
-			yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
-			want: []want{{"PSS-hostNamespaces", "spec.template.spec.hostNetwork"}},
+			name:    "workloads are evaluated with Pod Security, without the Ray rules",
+			yaml:    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
+			want:    []want{{"PSS-hostNamespaces", "spec.template.spec.hostNetwork"}},
 			notWant: []string{"RG-"},
 		},
 		{
