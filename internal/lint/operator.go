@@ -38,9 +38,13 @@ type placed struct {
 
 func (p placed) checker() *checker { return &checker{file: p.file, o: p.o} }
 
+// clusterScoped are the kinds the operator rules read that have no
+// namespace.
+var clusterScoped = map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "Namespace": true}
+
 // describe names the object for messages: Kind namespace/name.
 func (p placed) describe() string {
-	if p.ns == "" {
+	if p.ns == "" || clusterScoped[p.o.Kind] {
 		return p.o.Kind + " " + p.o.Name
 	}
 	return p.o.Kind + " " + p.ns + "/" + p.o.Name

@@ -36,11 +36,11 @@ func (x *install) exposed(f foundOperator) []Finding {
 		c := s.checker()
 		if typ := spec.Get("type").Str(); exposedType(typ) {
 			c.add(RuleOperatorExposed, path("spec.type"), fmt.Sprintf(
-				"%s is of type %s and selects the KubeRay operator's pods: its %s are reachable from outside the cluster, without authentication; use ClusterIP", s.describe(), typ, ports))
+				"%s is of type %s and selects the KubeRay operator's pods: it publishes their %s outside the cluster, where they answer without authentication; use ClusterIP", s.describe(), typ, ports))
 		}
 		if spec.Get("externalIPs").Len() > 0 {
 			c.add(RuleOperatorExposed, path("spec.externalIPs"), fmt.Sprintf(
-				"%s sets externalIPs and selects the KubeRay operator's pods: its %s are reachable from outside the cluster, without authentication; remove externalIPs", s.describe(), ports))
+				"%s sets externalIPs and selects the KubeRay operator's pods: it publishes their %s outside the cluster, where they answer without authentication; remove externalIPs", s.describe(), ports))
 		}
 		out = append(out, c.out...)
 	}
@@ -55,7 +55,7 @@ func (x *install) exposed(f foundOperator) []Finding {
 			for _, b := range ingressBackends(p.o.Value) {
 				if s, ok := services[b.service]; ok && sameNamespace(p.ns, s.ns) {
 					c.add(RuleOperatorExposed, b.path, fmt.Sprintf(
-						"%s routes to %s, a Service of the KubeRay operator's pods: its %s are reachable through the ingress, without authentication; remove the route", p.describe(), s.describe(), x.operatorPorts(f, s.o.Value.Get("spec"))))
+						"%s routes to %s, which reaches the KubeRay operator's %s: whoever reaches the ingress reaches them, and they answer without authentication; remove the route", p.describe(), s.describe(), x.operatorPorts(f, s.o.Value.Get("spec"))))
 				}
 			}
 		case group == "gateway.networking.k8s.io" && strings.HasSuffix(p.o.Kind, "Route"):
@@ -71,7 +71,7 @@ func (x *install) exposed(f foundOperator) []Finding {
 						continue
 					}
 					c.add(RuleOperatorExposed, path(fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j)), fmt.Sprintf(
-						"%s routes to %s, a Service of the KubeRay operator's pods: its %s are reachable through the gateway, without authentication; remove the route", p.describe(), s.describe(), x.operatorPorts(f, s.o.Value.Get("spec"))))
+						"%s routes to %s, which reaches the KubeRay operator's %s: whoever reaches the gateway reaches them, and they answer without authentication; remove the route", p.describe(), s.describe(), x.operatorPorts(f, s.o.Value.Get("spec"))))
 				}
 			}
 		}

@@ -116,7 +116,7 @@ func (x *install) rbac(f foundOperator) []Finding {
 		found[key] = r
 	}
 	for _, g := range x.grants(f) {
-		through := fmt.Sprintf("%s, through %s", who, g.binding.describe())
+		through := fmt.Sprintf("%s (through %s)", who, g.binding.describe())
 		for i, rule := range g.role.o.Value.Get("rules").Items() {
 			rp := path("rules").Index(i)
 			groups, resources, verbs := strList(rule.Get("apiGroups")), strList(rule.Get("resources")), strList(rule.Get("verbs"))
@@ -125,7 +125,7 @@ func (x *install) rbac(f foundOperator) []Finding {
 			if core && !named && anyOf(resources, "secrets", "*") && anyOf(verbs, "get", "list", "watch", "*") && g.clusterWide {
 				add(rbacFinding{RuleOperatorRBACSecrets, SeverityError, g.role, rp, fmt.Sprintf(
 					"%s rules[%d] lets %s %s Secrets in every namespace: every tenant's Ray token Secret and every other Secret of the cluster; where teams share a cluster, install the operator for their namespaces (--watch-namespace, with a Role and RoleBinding per watched namespace; Helm: singleNamespaceInstall: true)",
-					g.role.describe(), i, through, strings.Join(matching(verbs, "get", "list", "watch", "*"), ", "))})
+					g.role.describe(), i, through, verbText(matching(verbs, "get", "list", "watch", "*")))})
 			}
 			if core && anyOf(resources, "pods/exec", "pods/attach", "pods/*", "*") && anyOf(verbs, "create", "get", "*") {
 				sev := SeverityWarning
@@ -159,6 +159,15 @@ func (x *install) rbac(f foundOperator) []Finding {
 		out = append(out, c.out...)
 	}
 	return out
+}
+
+// verbText writes verbs for a message: "get, list", or "use every verb
+// (*) on".
+func verbText(verbs []string) string {
+	if slices.Contains(verbs, "*") {
+		return "use every verb (*) on"
+	}
+	return strings.Join(verbs, ", ")
 }
 
 func severityRank(s Severity) int {
