@@ -106,8 +106,8 @@ func TestOperatorRules(t *testing.T) {
 		{
 			name:  "root in a user namespace passes restricted but not the operator's rule",
 			files: []string{operatorDeployment(goodImage, "[--watch-namespace=team-a]", "\n      hostUsers: false", "{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, runAsUser: 0, runAsNonRoot: false}")},
-			want: []expect{{RuleOperatorNonRoot, "error", "Deployment", "spec.template.spec.containers[0].securityContext.runAsUser", `container "kuberay-operator" of the KubeRay operator runs as root (runAsUser: 0)`}},
-			none: []string{"PSS-", RuleOperatorRestricted},
+			want:  []expect{{RuleOperatorNonRoot, "error", "Deployment", "spec.template.spec.containers[0].securityContext.runAsUser", `container "kuberay-operator" of the KubeRay operator runs as root (runAsUser: 0)`}},
+			none:  []string{"PSS-", RuleOperatorRestricted},
 		},
 		{
 			name:  "runAsNonRoot false on the container overrides the pod",
