@@ -61,7 +61,7 @@ func (p *planner) clusterSpec(cs manifest.ClusterSpec) {
 	}
 	if manifest.AutoscalingEnabled(p.get(cs.Path)) {
 		if opts := p.get(cs.Path.Key("autoscalerOptions")); opts.IsNull() || opts.IsMap() {
-			p.container(cs.Path.Key("autoscalerOptions"), false, manifest.RayUID)
+			p.container(cs.Path.Key("autoscalerOptions"), manifest.RayUID)
 		}
 	}
 }
@@ -122,14 +122,13 @@ func (p *planner) template(t manifest.Template, k pods) {
 		p.appArmor(scp)
 	}
 	p.appArmorAnnotations(t.Path.Key("metadata").Key("annotations"))
-	hostUsers := spec.Get("hostUsers").IsFalse()
 	for _, list := range []string{"initContainers", "containers"} {
 		for i, c := range p.get(sp.Key(list)).Items() {
 			if !c.IsMap() {
 				continue
 			}
 			cp := sp.Key(list).Index(i)
-			p.container(cp, hostUsers, k.uid)
+			p.container(cp, k.uid)
 			if list == "containers" && k.rayTmp {
 				p.writableTmp(sp, cp)
 			}
@@ -157,10 +156,8 @@ func anyContainerSetsUser(spec *manifest.Value) bool {
 
 // container applies the restricted container securityContext to the
 // container at cp (or to autoscalerOptions, which has the same
-// securityContext field). hostUsers reports a pod in a user namespace,
-// where restricted allows an Unmasked procMount; uid replaces a
-// runAsUser of 0.
-func (p *planner) container(cp manifest.Path, hostUsersFalse bool, uid int64) {
+// securityContext field); uid replaces a runAsUser of 0.
+func (p *planner) container(cp manifest.Path, uid int64) {
 	scp := cp.Key("securityContext")
 	sc := p.get(scp)
 	if !sc.IsNull() && !sc.IsMap() {
@@ -178,7 +175,10 @@ func (p *planner) container(cp manifest.Path, hostUsersFalse bool, uid int64) {
 	if v := sc.Get("runAsUser"); isZero(v) {
 		p.set(scp.Key("runAsUser"), manifest.NewInt(uid), fmt.Sprintf("%s -> %d", v.Scalar(), uid))
 	}
-	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" && !(hostUsersFalse && pm.Str() == "Unmasked") {
+	// Restricted requires Default from policy v1.35 on, in a user
+	// namespace (hostUsers: false) too; only baseline allows Unmasked
+	// there.
+	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" {
 		p.set(scp.Key("procMount"), manifest.NewString("Default"), pm.Scalar()+" -> Default")
 	}
 	p.seccomp(scp, false)
