@@ -308,10 +308,7 @@ func TestRayOnly(t *testing.T) {
 // field of its object.
 func FuzzCheckSet(f *testing.F) {
 	for _, dir := range platformCases(f) {
-		var parts []string
-		for _, in := range readSetFiles(f, dir) {
-			parts = append(parts, in)
-		}
+		parts := readSetFiles(f, dir)
 		for len(parts) < 2 {
 			parts = append(parts, "")
 		}
