@@ -382,6 +382,8 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte(restrictedCluster))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("apiVersion: batch/v1beta1\nkind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {hostPID: true, containers: [{name: c, ports: [{containerPort: 1}]}]}}}}}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {annotations: {container.apparmor.security.beta.kubernetes.io/c: unconfined}}\nspec: {hostNetwork: true, containers: [{name: c, ports: [{containerPort: 80}]}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fs, err := File("f.yaml", data)
 		if err != nil {

@@ -248,7 +248,7 @@ func TestKubeRayInstallAgreement(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: harden: %v", name, err)
 		}
-		for _, v := range []struct {
+		for vi, v := range []struct {
 			name string
 			data []byte
 		}{{name, data}, {name + " (hardened)", hardened}} {
@@ -256,7 +256,7 @@ func TestKubeRayInstallAgreement(t *testing.T) {
 				if _, ok := manifest.FindOperator(chk.o); ok {
 					operators++
 				}
-				admitted := compareWorkload(t, c, wc, w, ns, fmt.Sprintf("%s-%d-%d", name, len(v.name), i), chk, servedVersions[chk.o.APIVersion])
+				admitted := compareWorkload(t, c, wc, w, ns, fmt.Sprintf("%s-%d-%d", name, vi, i), chk, servedVersions[chk.o.APIVersion])
 				objects++
 				if !admitted {
 					rejected++
