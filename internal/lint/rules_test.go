@@ -289,6 +289,11 @@ spec:
 			notWant: []string{"RG-"},
 		},
 		{
+			name: "a workload template the API server would refuse",
+			yaml: "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: 5}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: maybe}\n",
+			want: []want{{"RG-invalid-template", "spec.template"}, {"RG-invalid-template", "spec"}},
+		},
+		{
 			name: "other kinds ignored",
 			yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {spec: x}\n---\napiVersion: ray.io/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
 		},
