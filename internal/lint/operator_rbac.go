@@ -14,10 +14,63 @@ const rbacGroup = "rbac.authorization.k8s.io"
 // by one binding.
 type grant struct {
 	binding placed
+	// role is the Role or ClusterRole in the files; for one of
+	// Kubernetes' built-in ClusterRoles, which are not, it is the
+	// binding, and rules are the built-in role's.
 	role    placed
+	builtin string
+	rules   *manifest.Value
 	// clusterWide is true for a ClusterRoleBinding; otherwise the rights
 	// hold in the binding's namespace only.
 	clusterWide bool
+}
+
+// describeRule names rule i of the granted role for messages.
+func (g grant) describeRule(i int) string {
+	if g.builtin != "" {
+		return "the built-in ClusterRole " + g.builtin
+	}
+	return fmt.Sprintf("%s rules[%d]", g.role.describe(), i)
+}
+
+// roleName names the granted role for messages.
+func (g grant) roleName() string {
+	if g.builtin != "" {
+		return "the built-in ClusterRole " + g.builtin
+	}
+	return g.role.describe()
+}
+
+// rulePath is where findings about rule i go: the rule, or the binding's
+// roleRef for a built-in role.
+func (g grant) rulePath(i int) manifest.Path {
+	if g.builtin != "" {
+		return path("roleRef.name")
+	}
+	return path("rules").Index(i)
+}
+
+// builtinRoles are the rules of Kubernetes' default user-facing
+// ClusterRoles that matter here, for bindings to them (they are never in
+// a repository's files): cluster-admin may do anything; admin and edit
+// read and write Secrets and exec into pods; view reads neither.
+var builtinRoles = map[string]string{
+	"cluster-admin": `[{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]`,
+	"admin":         `[{apiGroups: [""], resources: [secrets, pods, pods/exec, pods/attach], verbs: [create, delete, get, list, patch, update, watch]}]`,
+	"edit":          `[{apiGroups: [""], resources: [secrets, pods, pods/exec, pods/attach], verbs: [create, delete, get, list, patch, update, watch]}]`,
+}
+
+// builtinRules reads the rules of a built-in ClusterRole.
+func builtinRules(name string) *manifest.Value {
+	y, ok := builtinRoles[name]
+	if !ok {
+		return nil
+	}
+	f, err := manifest.Read([]byte("rules: " + y + "\n"))
+	if err != nil || len(f.Docs) == 0 {
+		return nil
+	}
+	return f.Docs[0].Value.Get("rules")
 }
 
 // scope says where a grant's rights hold, for messages.
@@ -43,14 +96,19 @@ func (x *install) grants(f foundOperator) []grant {
 			}
 			ref := b.o.Value.Get("roleRef")
 			name, refKind := ref.Get("name").Str(), ref.Get("kind").Str()
+			if refKind != "ClusterRole" && refKind != "Role" {
+				continue
+			}
+			found := false
 			for _, r := range x.of(rbacGroup, refKind) {
 				if r.o.Name != name || (refKind == "Role" && !sameNamespace(r.ns, b.ns)) {
 					continue
 				}
-				if refKind != "ClusterRole" && refKind != "Role" {
-					continue
-				}
-				out = append(out, grant{binding: b, role: r, clusterWide: kind == "ClusterRoleBinding"})
+				found = true
+				out = append(out, grant{binding: b, role: r, rules: r.o.Value.Get("rules"), clusterWide: kind == "ClusterRoleBinding"})
+			}
+			if rules := builtinRules(name); !found && refKind == "ClusterRole" && rules != nil {
+				out = append(out, grant{binding: b, role: b, builtin: name, rules: rules, clusterWide: kind == "ClusterRoleBinding"})
 			}
 		}
 	}
@@ -117,15 +175,15 @@ func (x *install) rbac(f foundOperator) []Finding {
 	}
 	for _, g := range x.grants(f) {
 		through := fmt.Sprintf("%s (through %s)", who, g.binding.describe())
-		for i, rule := range g.role.o.Value.Get("rules").Items() {
-			rp := path("rules").Index(i)
+		for i, rule := range g.rules.Items() {
+			rp := g.rulePath(i)
 			groups, resources, verbs := strList(rule.Get("apiGroups")), strList(rule.Get("resources")), strList(rule.Get("verbs"))
 			named := rule.Get("resourceNames").Len() > 0
 			core := slices.Contains(groups, "") || slices.Contains(groups, "*")
 			if core && !named && anyOf(resources, "secrets", "*") && anyOf(verbs, "get", "list", "watch", "*") && g.clusterWide {
 				add(rbacFinding{RuleOperatorRBACSecrets, SeverityError, g.role, rp, fmt.Sprintf(
-					"%s rules[%d] lets %s %s Secrets in every namespace: every tenant's Ray token Secret and every other Secret of the cluster; where teams share a cluster, install the operator for their namespaces (--watch-namespace, with a Role and RoleBinding per watched namespace; Helm: singleNamespaceInstall: true)",
-					g.role.describe(), i, through, verbText(matching(verbs, "get", "list", "watch", "*")))})
+					"%s lets %s %s Secrets in every namespace: every tenant's Ray token Secret and every other Secret of the cluster; where teams share a cluster, install the operator for their namespaces (--watch-namespace, with a Role and RoleBinding per watched namespace; Helm: singleNamespaceInstall: true)",
+					g.describeRule(i), through, verbText(matching(verbs, "get", "list", "watch", "*")))})
 			}
 			if core && anyOf(resources, "pods/exec", "pods/attach", "pods/*", "*") && anyOf(verbs, "create", "get", "*") {
 				sev := SeverityWarning
@@ -133,8 +191,8 @@ func (x *install) rbac(f foundOperator) []Finding {
 					sev = SeverityError
 				}
 				add(rbacFinding{RuleOperatorRBACExec, sev, g.role, rp, fmt.Sprintf(
-					"%s rules[%d] lets %s run commands in pods %s (%s): every Ray pod and the Secrets and tokens it holds; KubeRay never execs into pods, remove it",
-					g.role.describe(), i, through, g.scope(), strings.Join(matching(resources, "pods/exec", "pods/attach", "pods/*", "*"), ", "))})
+					"%s lets %s run commands in pods %s (%s): every Ray pod and the Secrets and tokens it holds; KubeRay never execs into pods, remove it",
+					g.describeRule(i), through, g.scope(), strings.Join(matching(resources, "pods/exec", "pods/attach", "pods/*", "*"), ", "))})
 			}
 			wild := matching(verbs, "*", "escalate", "bind", "impersonate")
 			if slices.Contains(resources, "*") {
@@ -146,8 +204,8 @@ func (x *install) rbac(f foundOperator) []Finding {
 					sev = SeverityError
 				}
 				add(rbacFinding{RuleOperatorRBACWildcard, sev, g.role, rp, fmt.Sprintf(
-					"%s rules[%d] gives %s unbounded rights %s (%s): more than KubeRay's own ClusterRole ever asks for, and whoever takes over the operator gets them; list the resources and verbs KubeRay needs",
-					g.role.describe(), i, through, g.scope(), strings.Join(wild, ", "))})
+					"%s gives %s unbounded rights %s (%s): more than KubeRay's own ClusterRole ever asks for, and whoever takes over the operator gets them; list the resources and verbs KubeRay needs",
+					g.describeRule(i), through, g.scope(), strings.Join(wild, ", "))})
 			}
 		}
 	}

@@ -161,6 +161,20 @@ func TestOperatorRules(t *testing.T) {
 			none: []string{RuleOperatorRBACSecrets, RuleOperatorRBACExec},
 		},
 		{
+			name: "built-in ClusterRoles the files do not hold",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				binding("ClusterRoleBinding", "god", "", "ClusterRole", "cluster-admin", operatorSA),
+				binding("RoleBinding", "edit", "team-a", "ClusterRole", "edit", operatorSA),
+				binding("ClusterRoleBinding", "view", "", "ClusterRole", "view", operatorSA))},
+			want: []expect{
+				{RuleOperatorRBACSecrets, "error", "ClusterRoleBinding", "roleRef.name", "the built-in ClusterRole cluster-admin lets the KubeRay operator's service account ray-system/kuberay-operator (through ClusterRoleBinding god) use every verb (*) on Secrets in every namespace"},
+				{RuleOperatorRBACExec, "error", "ClusterRoleBinding", "roleRef.name", "the built-in ClusterRole cluster-admin lets"},
+				{RuleOperatorRBACWildcard, "error", "ClusterRoleBinding", "roleRef.name", "the built-in ClusterRole cluster-admin gives"},
+				{RuleOperatorRBACExec, "warning", "RoleBinding", "roleRef.name", "the built-in ClusterRole edit lets the KubeRay operator's service account ray-system/kuberay-operator (through RoleBinding team-a/edit) run commands in pods in namespace team-a (pods/exec, pods/attach)"},
+				{RuleOperatorWatchNamespace, "warning", "ClusterRoleBinding", "roleRef", "grants it the built-in ClusterRole cluster-admin in every namespace"},
+			},
+		},
+		{
 			name:  "a binding of another service account grants nothing to the operator",
 			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""), clusterRole("all", "- {apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}\n"), binding("ClusterRoleBinding", "all", "", "ClusterRole", "all", "- {kind: ServiceAccount, name: other, namespace: ray-system}\n"))},
 			none:  []string{"RG-operator-rbac"},

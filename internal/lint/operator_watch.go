@@ -89,7 +89,7 @@ func (x *install) watch(f foundOperator) []Finding {
 			bc := g.binding.checker()
 			bc.addSev(RuleOperatorWatchNamespace, SeverityWarning, path("roleRef"), fmt.Sprintf(
 				"the KubeRay operator watches only %s, but %s grants it %s in every namespace: bind the role with a RoleBinding in each watched namespace instead (Helm: singleNamespaceInstall: true)",
-				strings.Join(ns, ", "), g.binding.describe(), g.role.describe()))
+				strings.Join(ns, ", "), g.binding.describe(), g.roleName()))
 			c.out = append(c.out, bc.out...)
 		}
 		return c.out
