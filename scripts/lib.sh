@@ -7,6 +7,7 @@ DEX_VERSION="v0.0.0-20260806151424-ab64ed778070"
 K8S_VERSION="v1.37.2"
 ETCD_VERSION="v3.7.0"
 HELM_VERSION="v3.22.0"
+KUBERAY_VERSION="v1.5.0"   # test/tools/kuberay renders this release's kustomize config
 
 RAY_VENV="$RAYGATE_CACHE/ray-$RAY_VERSION"
 

@@ -50,11 +50,12 @@ run_unit() {
 
 run_e2e() {
   step "preparing real components"
-  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_HELM_BIN RAYGATE_BIN="$artifacts/raygate"
+  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_HELM_BIN RAYGATE_KUBERAY_CONFIG RAYGATE_BIN="$artifacts/raygate"
   RAYGATE_RAY_VENV="$("$here/install-ray.sh")" || return 1
   RAYGATE_DEX_BIN="$("$here/build-dex.sh")" || return 1
   KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")" || return 1
   RAYGATE_HELM_BIN="$("$here/build-helm.sh")" || return 1
+  RAYGATE_KUBERAY_CONFIG="$("$here/render-kuberay.sh")" || return 1
   go build -o "$RAYGATE_BIN" ./cmd/raygate || return 1
   export RAYGATE_E2E_ARTIFACTS="$artifacts"
   step "end-to-end tests (logs in $artifacts)"

@@ -13,14 +13,19 @@ import (
 func init() {
 	c := &Command{
 		Name:    "harden",
-		Summary: "print KubeRay manifests with secure defaults applied (comments and key order kept; idempotent)",
-		Usage:   "harden [--write] [--explain] PATH   (a file, - for stdin, or with --write a folder)",
+		Summary: "print manifests with secure defaults applied to KubeRay objects and every workload (comments and key order kept; idempotent)",
+		Usage:   "harden [--write] [--explain] [--only ray] PATH   (a file, - for stdin, or with --write a folder)",
 	}
 	c.Run = func(_ context.Context, env Env, args []string) error {
 		fs := newFlagSet(c, env)
 		write := fs.Bool("write", false, "rewrite the files in place instead of printing them")
 		explain := fs.Bool("explain", false, "list every change on stderr")
+		only := fs.String("only", "", "ray: harden only KubeRay objects and the KubeRay operator's workload, not other workloads")
 		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		rayOnly, err := parseOnly(*only)
+		if err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -43,7 +48,7 @@ func init() {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			out, changes, err := harden.File(data)
+			out, changes, err := harden.FileWith(data, harden.Options{RayOnly: rayOnly})
 			if err != nil {
 				return usageErr("%s: %v", f, err)
 			}

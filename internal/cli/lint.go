@@ -13,18 +13,23 @@ import (
 func init() {
 	c := &Command{
 		Name:    "lint",
-		Summary: "check KubeRay manifests against Pod Security restricted and Ray exposure rules",
-		Usage:   "lint [--format text|json|sarif] [--tenants FILE [--namespace NS]] PATH...   (a file, a folder, or - for stdin)",
+		Summary: "check KubeRay manifests, the KubeRay operator's install and every workload against Pod Security restricted and Ray's rules",
+		Usage:   "lint [--format text|json|sarif] [--only ray] [--tenants FILE [--namespace NS]] PATH...   (a file, a folder, or - for stdin)",
 	}
 	c.Run = func(_ context.Context, env Env, args []string) error {
 		fs := newFlagSet(c, env)
 		format := fs.String("format", lint.FormatText, "output format: text, json or sarif")
 		tenants := fs.String("tenants", "", "a tenants file: check each object against the tenant whose namespace it goes to")
 		namespace := fs.String("namespace", "", "the namespace of objects that name none (as kubectl apply -n)")
+		only := fs.String("only", "", "ray: check only KubeRay objects, routes to their heads and the KubeRay operator's install, not other workloads")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		opts := lint.Options{Namespace: *namespace}
+		rayOnly, err := parseOnly(*only)
+		if err != nil {
+			return err
+		}
+		opts := lint.Options{Namespace: *namespace, RayOnly: rayOnly}
 		if *tenants != "" {
 			data, err := manifest.ReadFile(*tenants, env.Stdin)
 			if err != nil {
@@ -48,7 +53,7 @@ func init() {
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		var all []lint.Finding
+		var inputs []lint.Input
 		unusable := 0
 		for _, f := range files {
 			data, err := manifest.ReadFile(f, env.Stdin)
@@ -57,14 +62,17 @@ func init() {
 				unusable++
 				continue
 			}
-			fs, err := lint.FileWith(f, data, opts)
+			mf, err := manifest.Read(data)
 			if err != nil {
 				fmt.Fprintf(env.Stderr, "raygate lint: %s: %v\n", f, err)
 				unusable++
 				continue
 			}
-			all = append(all, fs...)
+			inputs = append(inputs, lint.Input{Name: f, File: mf})
 		}
+		// The files are checked together: the KubeRay operator's rules
+		// look at its RBAC, Services and clusters wherever they are.
+		all := lint.CheckSet(inputs, opts)
 		if err := lint.Report(env.Stdout, *format, all, len(files), version.Get().Version); err != nil {
 			return err
 		}
@@ -77,4 +85,15 @@ func init() {
 		return nil
 	}
 	register(c)
+}
+
+// parseOnly reads --only: "" (everything) or "ray".
+func parseOnly(v string) (bool, error) {
+	switch v {
+	case "":
+		return false, nil
+	case "ray":
+		return true, nil
+	}
+	return false, usageErr("unknown --only %q (the one value is ray)", v)
 }

@@ -38,6 +38,34 @@ func TestToolkitCommands(t *testing.T) {
 	wideTenants := write("wide-tenants.yaml", "raygate: {namespace: raygate-system}\napiServer: {cidrs: [10.0.0.0/16]}\ntenants: [{name: team-a, autoscaling: true}]\n")
 	duplicate := write("dup/duplicate.yaml", "apiVersion: ray.io/v1\nkind: ConfigMap\nkind: RayCluster\nmetadata: {name: d}\n")
 	foreignSA := write("sa/foreign.yaml", strings.Replace(insecureCluster, "      spec:\n", "      spec:\n        serviceAccountName: admin\n", 1))
+	privilegedPod := write("workloads/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: busybox:1.36, securityContext: {privileged: true}}]}\n")
+	// The operator and the ClusterRole that lets it read every Secret,
+	// in two files: lint checks the paths together.
+	operator := write("operator/deployment.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kuberay-operator, namespace: ray-system}
+spec:
+  template:
+    spec:
+      serviceAccountName: kuberay-operator
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: kuberay-operator
+        image: quay.io/kuberay/operator:v1.5.1
+        args: [--watch-namespace=team-a]
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`)
+	rbac := write("operator/rbac.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: kuberay-operator}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: kuberay-operator}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kuberay-operator}
+subjects: [{kind: ServiceAccount, name: kuberay-operator, namespace: ray-system}]
+`)
 
 	runCases(t, []cliCase{
 		{"lint help", []string{"lint", "--help"}, ExitOK, "--format", "", false},
@@ -67,6 +95,15 @@ func TestToolkitCommands(t *testing.T) {
 		{"harden refuses duplicate keys", []string{"harden", duplicate}, ExitUsage, "", `duplicate key "kind"`, true},
 		{"lint with tenants", []string{"lint", "--tenants", tenants, "--namespace", "team-a", foreignSA}, ExitFailure, "RG-service-account", "", false},
 		{"lint with tenants, no namespace", []string{"lint", "--tenants", tenants, foreignSA}, ExitFailure, "RG-tenant-namespace", "", false},
+		{"lint a workload", []string{"lint", privilegedPod}, ExitFailure, "error PSS-privileged Pod/p (document 0) spec.containers[0].securityContext.privileged: pod: privileged", "", false},
+		{"lint --only ray skips workloads", []string{"lint", "--only", "ray", privilegedPod}, ExitOK, "0 errors, 0 warnings, 0 info in 1 file", "", false},
+		{"lint bad --only", []string{"lint", "--only", "all", privilegedPod}, ExitUsage, "", `unknown --only "all" (the one value is ray)`, true},
+		{"lint checks files together", []string{"lint", operator, rbac}, ExitFailure, "error RG-operator-rbac-secrets ClusterRole/kuberay-operator (document 0) rules[0]", "", false},
+		{"lint one file of an install", []string{"lint", operator}, ExitOK, "0 errors", "", false},
+		{"lint --only ray keeps the operator", []string{"lint", "--only", "ray", filepath.Join(dir, "operator")}, ExitFailure, "RG-operator-rbac-secrets", "", false},
+		{"harden a workload", []string{"harden", privilegedPod}, ExitOK, "privileged: false", "", false},
+		{"harden --only ray keeps workloads", []string{"harden", "--only", "ray", privilegedPod}, ExitOK, "securityContext: {privileged: true}", "", false},
+		{"harden bad --only", []string{"harden", "--only", "x", privilegedPod}, ExitUsage, "", `unknown --only "x"`, true},
 		{"lint with a bad tenants file", []string{"lint", "--tenants", badTenants, foreignSA}, ExitUsage, "", "--tenants " + badTenants + ": tenants[0].name", true},
 	})
 

@@ -61,20 +61,49 @@ func (p *planner) clusterSpec(cs manifest.ClusterSpec) {
 	}
 	if manifest.AutoscalingEnabled(p.get(cs.Path)) {
 		if opts := p.get(cs.Path.Key("autoscalerOptions")); opts.IsNull() || opts.IsMap() {
-			p.container(cs.Path.Key("autoscalerOptions"), false)
+			p.container(cs.Path.Key("autoscalerOptions"), manifest.RayUID)
 		}
 	}
 }
 
-// template applies the restricted profile and the Ray fixes to one pod
-// template; needsToken keeps its service-account token mounted.
-func (p *planner) template(t manifest.Template, needsToken bool) {
+// pods says which of the template fixes apply to the pods of a template:
+// the restricted profile applies to all, the Ray fixes to Ray's pods.
+type pods struct {
+	// noToken unmounts the service-account token (Ray pods that do not
+	// need it: any Ray job could use it).
+	noToken bool
+	// uid is the non-root user written where runAsUser is 0.
+	uid int64
+	// defaultUID also sets runAsUser where nothing sets it, so that the
+	// kubelet can verify runAsNonRoot for images whose USER is a name.
+	defaultUID bool
+	// rayTmp mounts a writable /tmp where the root filesystem is
+	// read-only (Ray keeps its session directory there).
+	rayTmp bool
+}
+
+// rayPods are the fixes for a Ray pod template; needsToken keeps its
+// service-account token mounted.
+func rayPods(needsToken bool) pods {
+	return pods{noToken: !needsToken, uid: manifest.RayUID, defaultUID: true, rayTmp: true}
+}
+
+// workloadPods are the fixes for any other workload's pod template (the
+// KubeRay operator's among them): the restricted profile only, with the
+// uid of KubeRay's operator image and of distroless "nonroot" images
+// where runAsUser is 0; its token, user and filesystem are the
+// workload's own business.
+var workloadPods = pods{uid: manifest.OperatorUID}
+
+// template applies the restricted profile, and the Ray fixes for Ray's
+// pods, to one pod template.
+func (p *planner) template(t manifest.Template, k pods) {
 	sp := t.Path.Key("spec")
 	spec := p.get(sp)
 	if !spec.IsMap() {
 		return
 	}
-	if !needsToken && !spec.Get("automountServiceAccountToken").IsFalse() {
+	if k.noToken && !spec.Get("automountServiceAccountToken").IsFalse() {
 		p.set(sp.Key("automountServiceAccountToken"), manifest.NewBool(false), "false")
 	}
 	scp := sp.Key("securityContext")
@@ -85,23 +114,22 @@ func (p *planner) template(t manifest.Template, needsToken bool) {
 		uid := sc.Get("runAsUser")
 		switch {
 		case isZero(uid):
-			p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%s -> %d", uid.Scalar(), manifest.RayUID))
-		case uid.IsNull() && !anyContainerSetsUser(spec):
-			p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", manifest.RayUID))
+			p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%s -> %d", uid.Scalar(), k.uid))
+		case k.defaultUID && uid.IsNull() && !anyContainerSetsUser(spec):
+			p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", k.uid))
 		}
 		p.seccomp(scp, true)
 		p.appArmor(scp)
 	}
 	p.appArmorAnnotations(t.Path.Key("metadata").Key("annotations"))
-	hostUsers := spec.Get("hostUsers").IsFalse()
 	for _, list := range []string{"initContainers", "containers"} {
 		for i, c := range p.get(sp.Key(list)).Items() {
 			if !c.IsMap() {
 				continue
 			}
 			cp := sp.Key(list).Index(i)
-			p.container(cp, hostUsers)
-			if list == "containers" {
+			p.container(cp, k.uid)
+			if list == "containers" && k.rayTmp {
 				p.writableTmp(sp, cp)
 			}
 		}
@@ -128,9 +156,8 @@ func anyContainerSetsUser(spec *manifest.Value) bool {
 
 // container applies the restricted container securityContext to the
 // container at cp (or to autoscalerOptions, which has the same
-// securityContext field). hostUsers reports a pod in a user namespace,
-// where restricted allows an Unmasked procMount.
-func (p *planner) container(cp manifest.Path, hostUsersFalse bool) {
+// securityContext field); uid replaces a runAsUser of 0.
+func (p *planner) container(cp manifest.Path, uid int64) {
 	scp := cp.Key("securityContext")
 	sc := p.get(scp)
 	if !sc.IsNull() && !sc.IsMap() {
@@ -145,10 +172,13 @@ func (p *planner) container(cp manifest.Path, hostUsersFalse bool) {
 	if v := sc.Get("runAsNonRoot"); !v.IsNull() && !v.IsTrue() {
 		p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), v.Scalar()+" -> true")
 	}
-	if uid := sc.Get("runAsUser"); isZero(uid) {
-		p.set(scp.Key("runAsUser"), manifest.NewInt(manifest.RayUID), fmt.Sprintf("%s -> %d", uid.Scalar(), manifest.RayUID))
+	if v := sc.Get("runAsUser"); isZero(v) {
+		p.set(scp.Key("runAsUser"), manifest.NewInt(uid), fmt.Sprintf("%s -> %d", v.Scalar(), uid))
 	}
-	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" && !(hostUsersFalse && pm.Str() == "Unmasked") {
+	// Restricted requires Default from policy v1.35 on, in a user
+	// namespace (hostUsers: false) too; only baseline allows Unmasked
+	// there.
+	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" {
 		p.set(scp.Key("procMount"), manifest.NewString("Default"), pm.Scalar()+" -> Default")
 	}
 	p.seccomp(scp, false)

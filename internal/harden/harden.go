@@ -3,7 +3,9 @@
 // and container level, Ray token authentication, a ClusterIP head Service
 // without Ingress or external addresses, no service-account token where
 // nothing needs it, a hardened RayJob submitter, and a writable /tmp where
-// the root filesystem is read-only.
+// the root filesystem is read-only. The pod templates of every other
+// workload (Pods, Deployments, CronJobs, ..., the KubeRay operator's
+// Deployment among them) get the same restricted securityContext fixes.
 //
 // Harden reads a file exactly as kubectl does (package manifest), decides
 // every change on that reading (a value that already complies, however it
@@ -39,19 +41,38 @@ func (c Change) String() string {
 	return fmt.Sprintf("document %d %s/%s %s: %s", c.Document, c.Kind, c.Name, c.Field, c.Description)
 }
 
-// File hardens every KubeRay object in data and returns the whole file,
-// other documents unchanged in content, with the list of changes. A file
-// without anything to change comes back byte for byte. A file raygate
-// cannot read (or refuses to read, see manifest.Read) returns a
-// *manifest.ParseError.
+// Options select what harden fixes.
+type Options struct {
+	// RayOnly limits the fixes to RayClusters, RayJobs, RayServices and
+	// the KubeRay operator's workload; other workloads are kept as they
+	// are.
+	RayOnly bool
+}
+
+// File hardens every KubeRay object and workload in data and returns the
+// whole file, other documents unchanged in content, with the list of
+// changes. A file without anything to change comes back byte for byte. A
+// file raygate cannot read (or refuses to read, see manifest.Read)
+// returns a *manifest.ParseError.
 func File(data []byte) ([]byte, []Change, error) {
+	return FileWith(data, Options{})
+}
+
+// FileWith is File with options.
+func FileWith(data []byte, opts Options) ([]byte, []Change, error) {
 	f, err := manifest.Read(data)
 	if err != nil {
 		return nil, nil, err
 	}
 	edits := map[int][]manifest.Edit{}
 	var changes []Change
-	for _, o := range f.Objects() {
+	for _, o := range f.Resources() {
+		if !o.IsRay() && !o.IsWorkload() {
+			continue
+		}
+		if _, isOperator := manifest.FindOperator(o); opts.RayOnly && o.IsWorkload() && !isOperator {
+			continue
+		}
 		e, ch := Object(o)
 		edits[o.Document] = append(edits[o.Document], e...)
 		changes = append(changes, ch...)
@@ -121,10 +142,16 @@ func check(out []byte, want []*manifest.Value) error {
 	return nil
 }
 
-// Object plans the fixes for one object: the edits (paths from the
-// object's document root) and what each changes.
+// Object plans the fixes for one KubeRay object or workload: the edits
+// (paths from the object's document root) and what each changes.
 func Object(o manifest.Object) ([]manifest.Edit, []Change) {
 	p := &planner{obj: o, v: o.Value.Clone()}
+	if o.IsWorkload() {
+		for _, t := range manifest.Templates(o) {
+			p.template(t, workloadPods)
+		}
+		return p.edits, p.changes
+	}
 	view := func() manifest.Object {
 		v := o
 		v.Value = p.v
@@ -138,7 +165,7 @@ func Object(o manifest.Object) ([]manifest.Edit, []Change) {
 	}
 	cur := view()
 	for _, t := range manifest.Templates(cur) {
-		p.template(t, manifest.NeedsServiceAccountToken(cur, t))
+		p.template(t, rayPods(manifest.NeedsServiceAccountToken(cur, t)))
 	}
 	return p.edits, p.changes
 }

@@ -270,6 +270,7 @@ func FuzzFile(f *testing.F) {
 	r := rand.New(rand.NewSource(7))
 	for i := 0; i < 5; i++ {
 		f.Add(variant(r))
+		f.Add(workloadVariant(r))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<16 {

@@ -52,7 +52,7 @@ func checkProperties(t *testing.T, name string, in []byte) {
 		t.Fatalf("%s: %d objects became %d", name, len(b), len(a))
 	}
 	for i := range b {
-		if !b[i].IsRay() {
+		if !b[i].IsRay() && !b[i].IsWorkload() {
 			if p, differ := b[i].Value.Diff(a[i].Value); differ {
 				t.Errorf("%s: %s/%s changed at %s", name, b[i].Kind, b[i].Name, p)
 			}

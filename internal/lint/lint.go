@@ -20,12 +20,24 @@ type Options struct {
 	// Namespace is the namespace of objects that name none, as with
 	// kubectl apply -n.
 	Namespace string
+	// RayOnly limits the checks to the Ray platform: RayClusters, RayJobs
+	// and RayServices, routes to their heads, and the KubeRay operator's
+	// install. Other workloads are not evaluated.
+	RayOnly bool
 }
 
-// File checks every KubeRay object in one file's bytes, read exactly as
-// kubectl reads them. name is used as the findings' File. A file raygate
-// cannot read, or refuses to read (duplicate keys, ambiguous YAML),
-// returns a *manifest.ParseError and no findings.
+// Input is one read file of a set checked together.
+type Input struct {
+	// Name is the file's name, as findings report it.
+	Name string
+	// File is the file as manifest.Read read it.
+	File *manifest.File
+}
+
+// File checks every object in one file's bytes, read exactly as kubectl
+// reads them. name is used as the findings' File. A file raygate cannot
+// read, or refuses to read (duplicate keys, ambiguous YAML), returns a
+// *manifest.ParseError and no findings.
 func File(name string, data []byte) ([]Finding, error) {
 	return FileWith(name, data, Options{})
 }
@@ -39,22 +51,64 @@ func FileWith(name string, data []byte, opts Options) ([]Finding, error) {
 	return Check(name, f, opts), nil
 }
 
-// Check checks the objects of a read file.
+// Check checks the objects of one read file.
 func Check(name string, f *manifest.File, opts Options) []Finding {
-	tokens := tokenSecrets(f.Objects())
+	return CheckSet([]Input{{Name: name, File: f}}, opts)
+}
+
+// CheckSet checks the objects of several files as one installation: each
+// KubeRay object and workload on its own, each file's routes to Ray
+// heads, and every KubeRay operator with the RBAC, Services, routes,
+// ConfigMaps, Namespaces and Ray objects of all the files.
+func CheckSet(in []Input, opts Options) []Finding {
 	var out []Finding
-	for _, o := range f.Objects() {
-		out = append(out, check(name, o, opts, tokens)...)
+	for _, f := range in {
+		tokens := tokenSecrets(f.File.Objects())
+		for _, o := range f.File.Resources() {
+			switch {
+			case o.IsRay():
+				out = append(out, check(f.Name, o, opts, tokens)...)
+			case o.IsWorkload():
+				if _, isOperator := manifest.FindOperator(o); opts.RayOnly && !isOperator {
+					continue
+				}
+				out = append(out, checkWorkload(f.Name, o)...)
+			}
+		}
+		out = append(out, exposures(f.Name, f.File)...)
+		out = append(out, webhookReach(f.Name, f.File)...)
 	}
-	out = append(out, exposures(name, f)...)
-	out = append(out, webhookReach(name, f)...)
+	out = append(out, operators(in, opts)...)
 	sortFindings(out)
 	return out
 }
 
-// Object checks one KubeRay object.
+// Object checks one KubeRay object or workload on its own.
 func Object(file string, o manifest.Object, opts Options) []Finding {
+	if o.IsWorkload() {
+		return checkWorkload(file, o)
+	}
 	return check(file, o, opts, nil)
+}
+
+// checkWorkload evaluates the pod template of a workload (a Pod, a
+// Deployment, a CronJob, ...) with Pod Security Admission's checks, as
+// the pods its controller creates are evaluated.
+func checkWorkload(file string, o manifest.Object) []Finding {
+	c := &checker{file: file, o: o}
+	for _, t := range manifest.Templates(o) {
+		var pt corev1.PodTemplateSpec
+		if err := t.Value.DecodeInto(&pt); err != nil {
+			field := t.Path
+			if len(field) == 0 {
+				field = path("spec")
+			}
+			c.add(RuleInvalidTemplate, field, fmt.Sprintf("%s template: %v", t.Pods(), err))
+			continue
+		}
+		c.checkPSS(t, &pt)
+	}
+	return c.out
 }
 
 func check(file string, o manifest.Object, opts Options, tokens map[string]tokenOwner) []Finding {
@@ -66,7 +120,7 @@ func check(file string, o manifest.Object, opts Options, tokens map[string]token
 	for i, t := range templates {
 		var pt corev1.PodTemplateSpec
 		if err := t.Value.DecodeInto(&pt); err != nil {
-			c.add(RuleInvalidTemplate, t.Path, fmt.Sprintf("%s pod template: %v", t.Describe(), err))
+			c.add(RuleInvalidTemplate, t.Path, fmt.Sprintf("%s template: %v", t.Pods(), err))
 			continue
 		}
 		decoded[i] = &pt
@@ -133,11 +187,11 @@ func (c *checker) checkPSS(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	pss.AsPod(meta, spec)
 	vs, err := pss.Evaluate(meta, spec)
 	if err != nil {
-		c.add(RulePSSPrefix+pssFallbackCheck, t.Path, fmt.Sprintf("cannot evaluate the %s pod template: %v", t.Describe(), err))
+		c.add(RulePSSPrefix+pssFallbackCheck, t.Path, fmt.Sprintf("cannot evaluate the %s template: %v", t.Pods(), err))
 		return
 	}
 	for _, v := range vs {
-		c.add(RulePSSPrefix+v.Check, t.Path.Join(manifest.ParsePath(v.Field)), fmt.Sprintf("%s pod: %s", t.Describe(), v.Message()))
+		c.add(RulePSSPrefix+v.Check, t.Path.Join(manifest.ParsePath(v.Field)), fmt.Sprintf("%s: %s", t.Pods(), v.Message()))
 	}
 }
 

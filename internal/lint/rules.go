@@ -44,6 +44,15 @@ const (
 	RuleSATokenProjected     = "RG-sa-token-projected"
 	RuleTenantNamespace      = "RG-tenant-namespace"
 
+	RuleOperatorRestricted     = "RG-operator-restricted"
+	RuleOperatorNonRoot        = "RG-operator-non-root"
+	RuleOperatorRBACSecrets    = "RG-operator-rbac-secrets"
+	RuleOperatorRBACExec       = "RG-operator-rbac-exec"
+	RuleOperatorRBACWildcard   = "RG-operator-rbac-wildcard"
+	RuleOperatorWatchNamespace = "RG-operator-watch-namespace"
+	RuleOperatorVersion        = "RG-operator-version"
+	RuleOperatorExposed        = "RG-operator-exposed"
+
 	// RulePSSPrefix prefixes the Pod Security Standard rules: PSS-<check id>.
 	RulePSSPrefix = "PSS-"
 )
@@ -111,6 +120,30 @@ var rgRules = []Rule{
 	{ID: RuleWebhookUnreachable, Severity: SeverityError,
 		Summary: "an admission webhook registration (Validating or MutatingWebhookConfiguration) points at a Service whose pods, in the same files, are selected by NetworkPolicies that admit nothing from outside the cluster on the webhook's port: the API server cannot call it (error with failurePolicy Fail, which then refuses every object the webhook matches; warning with Ignore, which admits them unchecked)",
 		Fix:     "add an ingress rule for the webhook's port with no from (or an ipBlock holding the API server's addresses)"},
+	{ID: RuleOperatorRestricted, Severity: SeverityError,
+		Summary: "the KubeRay operator's pod (recognised by its image kuberay/operator, the labels app.kubernetes.io/name or component: kuberay-operator, or flags only the operator has) fails Pod Security restricted; a warning when a Namespace in the same files runs the operator without enforcing restricted",
+		Fix:     "fix the PSS findings of the operator's Deployment (raygate harden fixes most) and label its namespace pod-security.kubernetes.io/enforce: restricted"},
+	{ID: RuleOperatorNonRoot, Severity: SeverityError, Hardened: true,
+		Summary: "a container of the KubeRay operator's pod may run as root: runAsNonRoot is not true where it takes effect, or runAsUser is 0 (also with hostUsers: false, where restricted allows root)",
+		Fix:     "set securityContext.runAsNonRoot: true and no runAsUser 0 (KubeRay's image runs as 65532)"},
+	{ID: RuleOperatorRBACSecrets, Severity: SeverityError,
+		Summary: "a ClusterRole bound to the KubeRay operator's service account by a ClusterRoleBinding lets it get, list or watch Secrets (or *) in every namespace: every tenant's Ray token and every other Secret of the cluster",
+		Fix:     "install the operator for the namespaces it serves: --watch-namespace with a Role and RoleBinding in each watched namespace (Helm: singleNamespaceInstall: true, watchNamespace)"},
+	{ID: RuleOperatorRBACExec, Severity: SeverityError,
+		Summary: "a role bound to the KubeRay operator's service account allows pods/exec or pods/attach (create, get or *; also through pods/* or *): an error cluster-wide, a warning in one namespace",
+		Fix:     "remove the rule: KubeRay never execs into pods"},
+	{ID: RuleOperatorRBACWildcard, Severity: SeverityError,
+		Summary: "a role bound to the KubeRay operator's service account has the verb * or the resource *, or the escalate, bind or impersonate verbs: an error cluster-wide, a warning in one namespace",
+		Fix:     "list the resources and verbs KubeRay needs (its own ClusterRole)"},
+	{ID: RuleOperatorWatchNamespace, Severity: SeverityWarning,
+		Summary: "the KubeRay operator watches every namespace (no --watch-namespace, or an empty one, or no watchNamespace in its --config file): a warning when teams share the cluster (a tenants file with several tenants, or Ray objects in several namespaces), information otherwise; also a warning when it watches chosen namespaces but a ClusterRoleBinding gives it rights in every namespace",
+		Fix:     "run the operator for the teams' namespaces: --watch-namespace=NS1,NS2 with a Role and RoleBinding in each (Helm: singleNamespaceInstall: true, watchNamespace); KubeRay does not read WATCH_NAMESPACE, pass it as --watch-namespace=$(WATCH_NAMESPACE)"},
+	{ID: RuleOperatorVersion, Severity: SeverityError,
+		Summary: "the KubeRay operator's image tag is older than the token authentication the Ray objects in the same files ask for (spec.authOptions needs KubeRay 1.5.1, authOptions.secretName and enableK8sTokenAuth 1.6.0): the operator and its CRDs drop it and the cluster runs without authentication; a warning for an operator older than 1.5.1 when nothing asks for it yet, information when the tag names no version",
+		Fix:     "upgrade the operator and its CRDs to 1.5.1 or newer (1.6.0 for secretName and enableK8sTokenAuth), and pin the image to a version tag"},
+	{ID: RuleOperatorExposed, Severity: SeverityError,
+		Summary: "a Service selecting the KubeRay operator's pods is of type LoadBalancer or NodePort or has externalIPs, or an Ingress or Gateway API route leads to such a Service: the operator's metrics, health and webhook ports answer without authentication",
+		Fix:     "keep the operator's Services ClusterIP without externalIPs, and route nothing to them"},
 	{ID: RuleInvalidTemplate, Severity: SeverityError,
 		Summary: "a pod template (or autoscalerOptions) cannot be read as a Kubernetes pod template: the API server would reject the object",
 		Fix:     "correct the field named in the message"},
@@ -126,7 +159,7 @@ var pssSummaries = map[string]string{
 	"hostPorts":                  "containers must not set hostPort",
 	"hostProbesAndHostLifecycle": "probes and lifecycle handlers must not set host",
 	"privileged":                 "containers must not be privileged",
-	"procMount_restricted":       "procMount must be Default (or Unmasked only with hostUsers: false)",
+	"procMount_restricted":       "procMount must be Default (from policy v1.35, also in a user namespace with hostUsers: false)",
 	"procMount":                  "procMount must be Default",
 	"restrictedVolumes":          "only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes are allowed",
 	"runAsNonRoot":               "the pod or every container must set securityContext.runAsNonRoot: true",
@@ -147,7 +180,7 @@ var pssFixes = map[string]string{
 	"hostPorts":                  "remove hostPort; reach the port through a Service",
 	"hostProbesAndHostLifecycle": "remove host from the probe or lifecycle handler",
 	"privileged":                 "remove privileged: true",
-	"procMount_restricted":       "remove procMount, or run the pod with hostUsers: false",
+	"procMount_restricted":       "remove procMount (or set it to Default)",
 	"restrictedVolumes":          "replace the volume with an allowed type (PVC, emptyDir, configMap, secret, ...)",
 	"runAsNonRoot":               "set securityContext.runAsNonRoot: true on the pod",
 	"runAsUser":                  "run as a non-zero user (rayproject/ray images: 1000)",

@@ -283,8 +283,19 @@ spec:
 			},
 		},
 		{
+			name:    "workloads are evaluated with Pod Security, without the Ray rules",
+			yaml:    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
+			want:    []want{{"PSS-hostNamespaces", "spec.template.spec.hostNetwork"}},
+			notWant: []string{"RG-"},
+		},
+		{
+			name: "a workload template the API server would refuse",
+			yaml: "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: 5}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: maybe}\n",
+			want: []want{{"RG-invalid-template", "spec.template"}, {"RG-invalid-template", "spec"}},
+		},
+		{
 			name: "other kinds ignored",
-			yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
+			yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {spec: x}\n---\napiVersion: ray.io/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {hostNetwork: true}}}\n",
 		},
 		{
 			name: "Ingress to the dashboard",
@@ -377,6 +388,8 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte(webhookFiles("Fail", "webhook", "    - from: [{ipBlock: {cidr: 10.0.0.0/24}}]\n")))
+	f.Add([]byte("apiVersion: batch/v1beta1\nkind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {hostPID: true, containers: [{name: c, ports: [{containerPort: 1}]}]}}}}}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {annotations: {container.apparmor.security.beta.kubernetes.io/c: unconfined}}\nspec: {hostNetwork: true, containers: [{name: c, ports: [{containerPort: 80}]}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fs, err := File("f.yaml", data)
 		if err != nil {

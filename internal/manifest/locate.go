@@ -18,22 +18,24 @@ type ClusterSpec struct {
 
 // Template is a pod template inside an object.
 type Template struct {
-	// Role is RoleHead, RoleWorker or RoleSubmitter.
+	// Role is RoleHead, RoleWorker, RoleSubmitter, or RolePod for a
+	// workload's template.
 	Role string
 	// Group is the worker group's groupName (workers only).
 	Group string
 	// Path is the template's field path relative to the object, e.g.
-	// spec.workerGroupSpecs[1].template.
+	// spec.workerGroupSpecs[1].template (empty for a Pod, its own
+	// template).
 	Path Path
 	// Value is the template.
 	Value *Value
 	// Cluster is the index in ClusterSpecs of the cluster spec holding the
-	// template; -1 for a RayJob's submitter.
+	// template; -1 for a RayJob's submitter and a workload's template.
 	Cluster int
 }
 
 // Describe names the template for messages: "head", "worker group
-// small-group", "submitter".
+// small-group", "submitter", "pod".
 func (t Template) Describe() string {
 	if t.Role == RoleWorker {
 		if t.Group != "" {
@@ -42,6 +44,15 @@ func (t Template) Describe() string {
 		return "worker group"
 	}
 	return t.Role
+}
+
+// Pods names the pods the template makes, for messages: "head pod",
+// "worker group small-group pod", "pod".
+func (t Template) Pods() string {
+	if t.Role == RolePod {
+		return "pod"
+	}
+	return t.Describe() + " pod"
 }
 
 // kindLayout says where a kind keeps its RayClusterSpecs and other pod
@@ -80,6 +91,9 @@ func ClusterSpecPath(kind string) Path {
 // ClusterSpecs returns the RayClusterSpecs of o (none for a RayJob that
 // selects an existing cluster).
 func ClusterSpecs(o Object) []ClusterSpec {
+	if !o.IsRay() {
+		return nil
+	}
 	var out []ClusterSpec
 	for _, p := range layouts[CanonicalKind(o.Kind)].clusterSpecs {
 		if v := o.Value.At(p); v.IsMap() {
@@ -91,8 +105,12 @@ func ClusterSpecs(o Object) []ClusterSpec {
 
 // Templates returns every pod template of o: for each cluster spec the head
 // then each worker group, then the kind's other templates (a RayJob's
-// submitter pod template).
+// submitter pod template); for a workload, its pod template (a Pod is its
+// own).
 func Templates(o Object) []Template {
+	if !o.IsRay() {
+		return workloadTemplate(o)
+	}
 	var out []Template
 	for ci, cs := range ClusterSpecs(o) {
 		hp := Path{}.Key("headGroupSpec").Key("template")

@@ -128,6 +128,11 @@ func TestValidate(t *testing.T) {
 			allowed: true, warnings: true},
 		{name: "exempt namespace", body: review(admissionv1.Create, "kube-system", "RayCluster", toJSON(t, insecure), nil), allowed: true},
 		{name: "other kind", body: review(admissionv1.Create, "team-a", "Deployment", []byte(`{"apiVersion":"apps/v1","kind":"Deployment"}`), nil), allowed: true},
+		// Workloads are Pod Security Admission's to judge in the cluster
+		// (and lint's before): the webhook admits them unchanged, even a
+		// privileged KubeRay operator.
+		{name: "workloads are left to Pod Security Admission", body: review(admissionv1.Create, "team-a", "Deployment",
+			[]byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"kuberay-operator"},"spec":{"template":{"spec":{"containers":[{"name":"m","image":"quay.io/kuberay/operator:v1.5.1","securityContext":{"privileged":true}}]}}}}`), nil), allowed: true},
 		{name: "delete", body: review(admissionv1.Delete, "team-a", "RayCluster", nil, toJSON(t, insecure)), allowed: true},
 		{name: "unreadable object fails closed", body: review(admissionv1.Create, "team-a", "RayCluster", []byte(`{"apiVersion":"v1","kind":"ConfigMap"}`), nil),
 			mentions: []string{"not a RayCluster"}},

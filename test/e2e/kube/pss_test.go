@@ -63,8 +63,8 @@ type templatePod struct {
 	detail   string         // the library's aggregated detail, as the API server prints it
 }
 
-// templatePods lists the pod templates of a manifest with raygate's PSS
-// findings for each.
+// templatePods lists the pod templates of a manifest (of its Ray objects
+// and its workloads) with raygate's PSS findings for each.
 func templatePods(t *testing.T, name string, data []byte) []templatePod {
 	t.Helper()
 	file, err := manifest.Read(data)
@@ -73,7 +73,10 @@ func templatePods(t *testing.T, name string, data []byte) []templatePod {
 	}
 	all := lint.Check(name, file, lint.Options{})
 	var out []templatePod
-	for _, o := range file.Objects() {
+	for _, o := range file.Resources() {
+		if !o.IsRay() && !o.IsWorkload() {
+			continue // Pods, Deployments, ... (a sample's Redis) are compared too
+		}
 		for _, tm := range manifest.Templates(o) {
 			j, err := tm.Value.MarshalJSON()
 			if err != nil {
@@ -81,8 +84,11 @@ func templatePods(t *testing.T, name string, data []byte) []templatePod {
 			}
 			tp := templatePod{where: fmt.Sprintf("%s %s/%s %s", name, o.Kind, o.Name, tm.Path), template: tm, json: j}
 			prefix := o.Field(tm.Path) + "."
+			if prefix == "." {
+				prefix = "" // a Pod is its own template
+			}
 			for _, f := range all {
-				if f.Document == o.Document && strings.HasPrefix(f.Rule, lint.RulePSSPrefix) && strings.HasPrefix(f.Field, prefix) {
+				if f.Document == o.Document && f.Kind == o.Kind && f.Name == o.Name && strings.HasPrefix(f.Rule, lint.RulePSSPrefix) && strings.HasPrefix(f.Field, prefix) {
 					tp.findings = append(tp.findings, f)
 				}
 			}
