@@ -101,6 +101,7 @@ func Parse(data []byte) ([]Document, error) {
 		if err != nil {
 			return nil, toParseError(err)
 		}
+		spellNulls(&n, false, false)
 		d := Document{Index: i, Node: &n}
 		if len(n.Content) == 0 {
 			d.Node = nil
