@@ -3,7 +3,7 @@ package manifest
 import "go.yaml.in/yaml/v3"
 
 // spellNulls writes out as "null" every implicit null (an empty value) that
-// the YAML encoder would otherwise write back as ”, an empty string: one
+// the YAML encoder would otherwise write back as an empty quoted string: one
 // inside a flow collection ({a: }), one with an anchor (&x), and a null
 // mapping key. Without it a round trip through Encode would change what the
 // manifest says. Block-style nulls (a:) are left as they are.
