@@ -50,6 +50,8 @@ summarize() { "$artifacts/testsummary" "$@"; }
 run_unit() {
   step "unit tests"
   go test -json -count=1 ./... | summarize --name "unit tests" || return 1
+  step "NetworkPolicy evaluator against cyclonus (test/tools/netpoldiff)"
+  (cd test/tools/netpoldiff && go vet ./... && go test -json -count=1 ./...) | summarize --name "netpol differential" || return 1
   step "race detector on the request path"
   go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ \
     | summarize --name "race tests" || return 1
