@@ -17,24 +17,24 @@ func TestDecisions(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, method, path, body string
 		status                         int
-		action, decision               string
+		action, decision, reason       string
 	}{
-		{"no credential", "", "GET", "/clusters/team-a/ray1/api/version", "", 401, "", "deny"},
-		{"developer reads", "alice", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow"},
-		{"viewer reads", "carol", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow"},
-		{"viewer views dashboard", "carol", "GET", "/clusters/team-a/ray1/", "", 200, "dashboard.view", "allow"},
-		{"viewer cannot submit", "carol", "POST", "/clusters/team-a/ray1/api/jobs/", `{"entrypoint":"x"}`, 403, "jobs.submit", "deny"},
-		{"other tenant is not found", "eve", "GET", "/clusters/team-a/ray1/api/version", "", 404, "cluster.read", "deny"},
-		{"unknown cluster is not found", "alice", "GET", "/clusters/team-c/ray1/api/version", "", 404, "cluster.read", "deny"},
-		{"developer cannot profile", "alice", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 403, "cluster.admin", "deny"},
-		{"admin can profile", "root", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 404, "cluster.admin", "allow"},
-		{"developer cannot deploy serve", "alice", "PUT", "/clusters/team-a/ray1/api/serve/applications/", `{}`, 403, "serve.deploy", "deny"},
-		{"unknown path is admin", "alice", "GET", "/clusters/team-a/ray1/api/brand/new", "", 403, "cluster.admin", "deny"},
-		{"ambiguous path before auth", "", "GET", "/clusters/team-a/ray1/api/jobs/..%2f..%2fteam-b", "", 400, "", "deny"},
-		{"dot segments", "alice", "GET", "/clusters/team-b/ray1/../../team-a/ray1/api/version", "", 400, "", "deny"},
-		{"not a cluster path", "alice", "GET", "/api/version", "", 404, "", "deny"},
-		{"bad namespace", "alice", "GET", "/clusters/Team-A/ray1/api/version", "", 404, "", "deny"},
-		{"gateway path unknown", "alice", "GET", "/_raygate/nope", "", 404, "", "deny"},
+		{"no credential", "", "GET", "/clusters/team-a/ray1/api/version", "", 401, "", "deny", "authentication: missing_credential"},
+		{"developer reads", "alice", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow", "role developer allows cluster.read"},
+		{"viewer reads", "carol", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow", "role viewer allows cluster.read"},
+		{"viewer views dashboard", "carol", "GET", "/clusters/team-a/ray1/", "", 200, "dashboard.view", "allow", "role viewer allows dashboard.view"},
+		{"viewer cannot submit", "carol", "POST", "/clusters/team-a/ray1/api/jobs/", `{"entrypoint":"x"}`, 403, "jobs.submit", "deny", "role viewer does not allow jobs.submit (needs developer)"},
+		{"other tenant is not found", "eve", "GET", "/clusters/team-a/ray1/api/version", "", 404, "cluster.read", "deny", "cluster not found or no role on it"},
+		{"unknown cluster is not found", "alice", "GET", "/clusters/team-c/ray1/api/version", "", 404, "cluster.read", "deny", "cluster not found or no role on it"},
+		{"developer cannot profile", "alice", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 403, "cluster.admin", "deny", "role developer does not allow cluster.admin (needs admin)"},
+		{"admin can profile", "root", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 404, "cluster.admin", "allow", "role admin allows cluster.admin"},
+		{"developer cannot deploy serve", "alice", "PUT", "/clusters/team-a/ray1/api/serve/applications/", `{}`, 403, "serve.deploy", "deny", "role developer does not allow serve.deploy (needs admin)"},
+		{"unknown path is admin", "alice", "GET", "/clusters/team-a/ray1/api/brand/new", "", 403, "cluster.admin", "deny", "role developer does not allow cluster.admin (needs admin)"},
+		{"ambiguous path before auth", "", "GET", "/clusters/team-a/ray1/api/jobs/..%2f..%2fteam-b", "", 400, "", "deny", "ambiguous path: encoded slash"},
+		{"dot segments", "alice", "GET", "/clusters/team-b/ray1/../../team-a/ray1/api/version", "", 400, "", "deny", "ambiguous path: dot segment"},
+		{"not a cluster path", "alice", "GET", "/api/version", "", 404, "", "deny", "no route"},
+		{"bad namespace", "alice", "GET", "/clusters/Team-A/ray1/api/version", "", 404, "", "deny", "no route"},
+		{"gateway path unknown", "alice", "GET", "/_raygate/nope", "", 404, "", "deny", "no route"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := h.do(t, tc.user, tc.method, tc.path, tc.body)
@@ -43,8 +43,8 @@ func TestDecisions(t *testing.T) {
 				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tc.status, body)
 			}
 			ev := lastEvent(t, h)
-			if ev.Action != tc.action || ev.Decision != tc.decision || ev.Status != tc.status {
-				t.Fatalf("audit %+v", ev)
+			if ev.Action != tc.action || ev.Decision != tc.decision || ev.Status != tc.status || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want action %q decision %q reason %q", ev, tc.action, tc.decision, tc.reason)
 			}
 			if resp.Header.Get("X-Request-Id") != ev.RequestID || ev.RequestID == "" {
 				t.Fatalf("request id header %q audit %q", resp.Header.Get("X-Request-Id"), ev.RequestID)
@@ -165,27 +165,28 @@ func TestOwnership(t *testing.T) {
 	bobJob := submit("bob")
 	h.rayA.jobs["raysubmit_legacy"] = map[string]string{}
 
+	const devNoAny = "role developer does not allow jobs.stop.any (needs admin)"
 	for _, tc := range []struct {
 		name, user, method, path string
 		status                   int
-		action                   string
+		action, reason           string
 	}{
-		{"owner stops", "alice", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 200, "jobs.stop"},
-		{"other developer cannot stop", "bob", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 403, "jobs.stop.any"},
-		{"other developer cannot delete", "alice", "DELETE", "/clusters/team-a/ray1/api/jobs/" + bobJob, 403, "jobs.stop.any"},
-		{"viewer cannot stop", "carol", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 403, "jobs.stop.any"},
-		{"ownerless job needs admin", "alice", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_legacy/stop", 403, "jobs.stop.any"},
-		{"missing job needs admin", "alice", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_nope/stop", 403, "jobs.stop.any"},
-		{"admin stops anyone's", "root", "POST", "/clusters/team-a/ray1/api/jobs/" + bobJob + "/stop", 200, "jobs.stop.any"},
-		{"owner deletes", "bob", "DELETE", "/clusters/team-a/ray1/api/jobs/" + bobJob, 200, "jobs.stop"},
+		{"owner stops", "alice", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 200, "jobs.stop", "role developer allows jobs.stop"},
+		{"other developer cannot stop", "bob", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 403, "jobs.stop.any", devNoAny},
+		{"other developer cannot delete", "alice", "DELETE", "/clusters/team-a/ray1/api/jobs/" + bobJob, 403, "jobs.stop.any", devNoAny},
+		{"viewer cannot stop", "carol", "POST", "/clusters/team-a/ray1/api/jobs/" + aliceJob + "/stop", 403, "jobs.stop.any", "role viewer does not allow jobs.stop.any (needs admin)"},
+		{"ownerless job needs admin", "alice", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_legacy/stop", 403, "jobs.stop.any", devNoAny},
+		{"missing job needs admin", "alice", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_nope/stop", 403, "jobs.stop.any", devNoAny},
+		{"admin stops anyone's", "root", "POST", "/clusters/team-a/ray1/api/jobs/" + bobJob + "/stop", 200, "jobs.stop.any", "role admin allows jobs.stop.any"},
+		{"owner deletes", "bob", "DELETE", "/clusters/team-a/ray1/api/jobs/" + bobJob, 200, "jobs.stop", "role developer allows jobs.stop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.do(t, tc.user, tc.method, tc.path, "")
 			if r.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.StatusCode, tc.status, readBody(t, r))
 			}
-			if ev := lastEvent(t, h); ev.Action != tc.action || ev.JobID == "" {
-				t.Fatalf("audit %+v", ev)
+			if ev := lastEvent(t, h); ev.Action != tc.action || ev.JobID == "" || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want action %q reason %q", ev, tc.action, tc.reason)
 			}
 		})
 	}
@@ -201,20 +202,20 @@ func TestOwnership(t *testing.T) {
 func TestSubmitValidation(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct {
-		name, body string
-		status     int
+		name, body, reason string
+		status             int
 	}{
-		{"not json", "entrypoint=x", 400},
-		{"metadata not strings", `{"entrypoint":"x","metadata":{"a":1}}`, 400},
-		{"too large", `{"entrypoint":"` + strings.Repeat("x", 3000) + `"}`, 413},
+		{"not json", "entrypoint=x", "invalid job submission: body is not a JSON object", 400},
+		{"metadata not strings", `{"entrypoint":"x","metadata":{"a":1}}`, "invalid job submission: metadata is not an object of strings", 400},
+		{"too large", `{"entrypoint":"` + strings.Repeat("x", 3000) + `"}`, "request body over limit", 413},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.do(t, "alice", "POST", "/clusters/team-a/ray1/api/jobs/", tc.body)
 			if r.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d", r.StatusCode, tc.status)
 			}
-			if ev := lastEvent(t, h); ev.Decision != "deny" {
-				t.Fatalf("audit %+v", ev)
+			if ev := lastEvent(t, h); ev.Decision != "deny" || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want reason %q", ev, tc.reason)
 			}
 		})
 	}
