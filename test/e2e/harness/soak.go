@@ -127,17 +127,19 @@ func Soak(ctx context.Context, s *Stack, opts SoakOptions) (*SoakReport, error) 
 	}
 	k.users = append(k.users, &soakUser{name: "ci-bot", bearer: s.APIKey, roles: map[string]string{"team-a/ray1": "developer"}})
 
-	// A job per developer to read, stop and tail from the start.
+	// A job per developer to read, stop and tail from the start. A head
+	// that has only just started may fail a submission; try again.
 	for _, u := range k.users {
 		for c, role := range u.roles {
-			if role == "developer" {
-				k.submit(ctx, u, c, true)
+			for try := 0; role == "developer" && try < 3 && !k.submit(ctx, u, c, true); try++ {
+				sleep(ctx, 3*time.Second)
 			}
 		}
 	}
 	if len(k.jobs) == 0 {
 		return nil, fmt.Errorf("soak: no job could be submitted: %s", strings.Join(k.examples, "; "))
 	}
+	k.examples = nil // setup failures that a retry overcame are not load results
 
 	rep := &SoakReport{}
 	start := time.Now()
@@ -299,8 +301,9 @@ func (k *soak) submitDue() bool {
 }
 
 // submit posts a job as u on c; a successful one is remembered with its
-// owner. setup submissions are not counted as load.
-func (k *soak) submit(ctx context.Context, u *soakUser, c string, setup bool) {
+// owner, and submit reports success. setup submissions are not counted as
+// load.
+func (k *soak) submit(ctx context.Context, u *soakUser, c string, setup bool) bool {
 	body := `{"entrypoint":"echo soak","metadata":{"raygate.owner":"mallory@example.com","soak":"1"}}`
 	want := expectRole(u, c, "developer", 200)
 	resp, status, err := k.do(ctx, u, "POST", "/clusters/"+c+"/api/jobs/", body)
@@ -313,16 +316,18 @@ func (k *soak) submit(ctx context.Context, u *soakUser, c string, setup bool) {
 			k.examples = append(k.examples, fmt.Sprintf("setup submit as %s on %s: %d %v", u.name, c, status, err))
 			k.mu.Unlock()
 		}
-		return
+		return false
 	}
 	var out struct {
 		SubmissionID string `json:"submission_id"`
 	}
-	if json.Unmarshal(resp, &out) == nil && out.SubmissionID != "" {
-		k.mu.Lock()
-		k.jobs = append(k.jobs, soakJob{cluster: c, id: out.SubmissionID, owner: u.name})
-		k.mu.Unlock()
+	if json.Unmarshal(resp, &out) != nil || out.SubmissionID == "" {
+		return false
 	}
+	k.mu.Lock()
+	k.jobs = append(k.jobs, soakJob{cluster: c, id: out.SubmissionID, owner: u.name})
+	k.mu.Unlock()
+	return true
 }
 
 func (k *soak) someJob(r *rand.Rand, c string) (soakJob, bool) {
