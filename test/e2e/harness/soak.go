@@ -495,7 +495,7 @@ const (
 func (r *SoakReport) Violations() []string {
 	var out []string
 	if r.Unexpected > 0 {
-		out = append(out, fmt.Sprintf("%d unexpected statuses, e.g. %s", r.Unexpected, strings.Join(r.Examples, "; ")))
+		out = append(out, fmt.Sprintf("%d unexpected statuses, e.g. %s", r.Unexpected, strings.Join(r.Examples[:min(2, len(r.Examples))], "; ")))
 	}
 	if r.Total == 0 {
 		out = append(out, "no request was sent")
