@@ -8,41 +8,56 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/metrics"
+	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
 )
 
-// upstreamLog records what reached one fake Ray head.
+// upstreamLog records what reached one fake Ray head: the requests the
+// gateway forwarded for a caller (they carry the caller's identity) apart
+// from its own job lookups (they do not).
 type upstreamLog struct {
-	mu   sync.Mutex
-	reqs []*http.Request
+	mu      sync.Mutex
+	reqs    []*http.Request
+	lookups []*http.Request
 }
 
 func (u *upstreamLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
+	lookup := r.Header.Get(proxy.HeaderUser) == ""
 	u.mu.Lock()
-	u.reqs = append(u.reqs, r.Clone(r.Context()))
+	if lookup {
+		u.lookups = append(u.lookups, r.Clone(r.Context()))
+	} else {
+		u.reqs = append(u.reqs, r.Clone(r.Context()))
+	}
 	u.mu.Unlock()
-	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/jobs/") {
-		// Every job is the caller's, so stop and delete reach the head too.
-		_, _ = io.WriteString(w, `{"metadata":{"raygate.owner":"root"}}`)
+	if lookup {
+		// Every job is the caller's, under the id asked for, so stop and
+		// delete reach the head too.
+		id, _ := json.Marshal(path.Base(r.URL.Path))
+		_, _ = fmt.Fprintf(w, `{"submission_id":%s,"metadata":{"raygate.owner":"root"}}`, id)
 		return
 	}
 	_, _ = io.WriteString(w, `{}`)
 }
 
-func (u *upstreamLog) take() []*http.Request {
+func (u *upstreamLog) take() (reqs, lookups []*http.Request) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := u.reqs
-	u.reqs = nil
-	return out
+	reqs, lookups = u.reqs, u.lookups
+	u.reqs, u.lookups = nil, nil
+	return reqs, lookups
 }
 
 // routingGateway is a gateway in front of two recording heads, team-a/ray1
@@ -75,9 +90,11 @@ func routingGateway(tb testing.TB) (*Gateway, map[string]*upstreamLog, *syncBuff
 
 // FuzzRouting sends fuzzed request lines through the whole pipeline, as
 // the HTTP server parses them, and checks that a request reaches at most
-// one cluster: the one its path names, with the path's decoded remainder
-// and no dot segment, empty segment or backslash in what Ray sees, and
-// with an audit line naming that cluster.
+// one cluster: the one its path names, with the path's decoded remainder,
+// valid UTF-8 without control characters and with no dot segment, empty
+// segment or backslash in what Ray sees, and with an audit line naming
+// that cluster. The gateway's own job lookups go only to that cluster, as
+// GET /api/jobs/{id}.
 func FuzzRouting(f *testing.F) {
 	for _, s := range [][2]string{
 		{"GET", "/clusters/team-a/ray1/api/version"},
@@ -95,6 +112,11 @@ func FuzzRouting(f *testing.F) {
 		{"GET", "/clusters/team-a/ray1/api/jobs/a%23b"},
 		{"GET", "/clusters/team-a/ray1?x=/clusters/team-b/ray1/"},
 		{"GET", "/clusters/team-a/ray1/api/jobs/%c0%ae%c0%ae/"},
+		{"GET", "/clusters/team-a/ray1/api/jobs/%ff"},
+		{"GET", "/clusters/team-a/ray1/api/jobs/%ed%a0%80/logs"},
+		{"GET", "/clusters/team-a/ray1/api/%C2%85/version"},
+		{"GET", "/clusters/team-a/ray1/api/\xc2\x9b/version"},
+		{"GET", "/clusters/team-a/ray1/api/%e2%80%8f/version"},
 		{"OPTIONS", "*"},
 	} {
 		f.Add(s[0], s[1])
@@ -107,19 +129,41 @@ func FuzzRouting(f *testing.F) {
 			return // the server answers 400 before the gateway runs
 		}
 		req.RemoteAddr = "192.0.2.1:1234"
-		rec := httptest.NewRecorder()
-		g.ServeHTTP(rec, req)
-		evs := sink.events(t)
+		// Start clean, also after an input that failed.
+		for _, h := range heads {
+			h.take()
+		}
 		sink.mu.Lock()
 		sink.b.Reset()
 		sink.mu.Unlock()
-		if len(evs) != 1 {
-			t.Fatalf("%s %q: %d audit lines, want 1", method, target, len(evs))
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		evs := sink.events(t)
+		// One response record, after the write-ahead request record of a
+		// request that changes the cluster.
+		if len(evs) == 0 || len(evs) > 2 || evs[len(evs)-1].Stage != audit.StageResponse {
+			t.Fatalf("%s %q: audit lines %+v, want one response record, after at most one request record", method, target, evs)
 		}
-		ev := evs[0]
+		ev := evs[len(evs)-1]
+		var wal *audit.Event
+		if len(evs) == 2 {
+			wal = &evs[0]
+			if wal.Stage != audit.StageRequest || wal.RequestID != ev.RequestID || wal.Cluster != ev.Cluster || wal.Action != ev.Action || wal.Decision != audit.Allow {
+				t.Fatalf("%s %q: request record %+v does not go with the response record %+v", method, target, *wal, ev)
+			}
+		}
 		reached := ""
 		for key, h := range heads {
-			got := h.take()
+			got, lookups := h.take()
+			for _, l := range lookups {
+				tgt, ok := route.Split(req.URL.EscapedPath())
+				if !ok || tgt.Key() != key {
+					t.Fatalf("%s %q (path %q) looked up a job on %s, not the cluster its path names", method, target, req.URL.EscapedPath(), key)
+				}
+				if id, ok := strings.CutPrefix(l.URL.Path, "/api/jobs/"); l.Method != http.MethodGet || !ok || jobs.CheckID(id) != nil {
+					t.Fatalf("%s %q: the gateway sent %s a lookup %s %q", method, target, key, l.Method, l.URL.Path)
+				}
+			}
 			if len(got) == 0 {
 				continue
 			}
@@ -140,12 +184,23 @@ func FuzzRouting(f *testing.F) {
 					t.Fatalf("%s %q reached %s with segment %q in %q", method, target, key, seg, fwd.URL.Path)
 				}
 			}
+			if !utf8.ValidString(fwd.URL.Path) {
+				t.Fatalf("%s %q reached %s with a path that is not UTF-8: %q", method, target, key, fwd.URL.Path)
+			}
+			for _, r := range fwd.URL.Path {
+				if unicode.IsControl(r) {
+					t.Fatalf("%s %q reached %s with the control character %U in %q", method, target, key, r, fwd.URL.Path)
+				}
+			}
 			if strings.Contains(fwd.URL.Path, "//") {
 				t.Fatalf("%s %q reached %s with an empty segment: %q", method, target, key, fwd.URL.Path)
 			}
 			if ev.Cluster != key || ev.Decision != audit.Allow {
 				t.Fatalf("%s %q reached %s but the audit line says %+v", method, target, key, ev)
 			}
+		}
+		if wal != nil && reached != wal.Cluster {
+			t.Fatalf("%s %q: a request record for %s, but the request reached %q", method, target, wal.Cluster, reached)
 		}
 		if reached == "" && ev.Decision == audit.Allow && rec.Code != http.StatusPermanentRedirect && !strings.HasPrefix(ev.Action, "gateway.") && ev.Action != "" {
 			t.Fatalf("%s %q allowed (%+v) but reached no cluster", method, target, ev)
