@@ -3,9 +3,11 @@
 // authentication, a real Dex and the raygate binary (as the demo does),
 // then several users with different roles read, submit jobs, stop their
 // own and others' jobs and tail job logs over WebSocket. Every request's
-// status must be the one the role and ownership rules give, and raygate's
-// resident memory, goroutines and open file descriptors (read from its
-// metrics listener) must stay flat. It prints a short report and exits 1
+// status must be the one the role and ownership rules give, every request
+// must have its audit records (one response record, after a write-ahead
+// request record for a forwarded mutation), and raygate's resident memory,
+// goroutines and open file descriptors (read from its metrics listener)
+// must stay flat. It prints a short report and exits 1
 // on any violation.
 //
 //	scripts/soak.sh -duration 3m

@@ -14,8 +14,9 @@ import (
 
 // TestSoakShort runs the soak (test/soak) briefly against the shared
 // stack: a mixed load of users, roles, reads, submissions, stops and
-// WebSocket tails with no unexpected status, and raygate's memory,
-// goroutines and file descriptors flat. RAYGATE_SOAK_DURATION sets the
+// WebSocket tails with no unexpected status, every request audited once
+// (a forwarded mutation with its write-ahead record first), and raygate's
+// memory, goroutines and file descriptors flat. RAYGATE_SOAK_DURATION sets the
 // length (default 30s); scripts/soak.sh runs it for longer.
 func TestSoakShort(t *testing.T) {
 	s := requireStack(t)

@@ -51,6 +51,11 @@ type SoakReport struct {
 	Examples []string
 	// Samples of raygate's process, in order.
 	Samples []ProcessSample
+	// AuditChecked counts the requests whose audit records were checked,
+	// AuditMutations the forwarded mutations among them, AuditProblems
+	// those whose records were wrong (AuditExamples names the first).
+	AuditChecked, AuditMutations, AuditProblems int
+	AuditExamples                               []string
 }
 
 // ProcessSample is one reading of raygate's metrics listener.
@@ -86,6 +91,7 @@ type soak struct {
 	unexp    atomic.Int64
 	total    atomic.Int64
 	lastSub  time.Time
+	calls    []soakCall
 }
 
 // soakClusters are the clusters requests go to: the stack's two and one
@@ -96,8 +102,10 @@ var soakClusters = []string{"team-a/ray1", "team-b/ray1", "team-c/ray1"}
 // several users with different roles on several clusters read, submit
 // jobs, stop their own and others' jobs and tail job logs over
 // WebSocket. Every request's status is checked against the one the role
-// and ownership rules give, and raygate's memory, goroutines and open file
-// descriptors are sampled from its metrics listener.
+// and ownership rules give, every request's audit records (one response
+// record, after a write-ahead request record for a forwarded mutation)
+// are checked in the audit log, and raygate's memory, goroutines and open
+// file descriptors are sampled from its metrics listener.
 func Soak(ctx context.Context, s *Stack, opts SoakOptions) (*SoakReport, error) {
 	logf := opts.Log
 	if logf == nil {
@@ -197,6 +205,9 @@ func Soak(ctx context.Context, s *Stack, opts SoakOptions) (*SoakReport, error) 
 	wg.Wait()
 	rep.Duration = time.Since(start).Round(time.Second)
 	if err := sample(); err != nil {
+		return nil, err
+	}
+	if err := k.checkAudit(ctx, s.Gateway.AuditPath, 15*time.Second, rep); err != nil {
 		return nil, err
 	}
 	rep.Requests, rep.Total, rep.Unexpected = k.counts, int(k.total.Load()), int(k.unexp.Load())
@@ -371,6 +382,7 @@ func (k *soak) tail(ctx context.Context, r *rand.Rand) {
 	status := 0
 	if err == nil {
 		status = resp.StatusCode
+		k.sent(resp.Header.Get("X-Request-Id"), "GET", path, u, status)
 	}
 	k.record("tail", u, "GET", path, status, err, want)
 	if status != http.StatusSwitchingProtocols {
@@ -434,6 +446,7 @@ func (k *soak) do(ctx context.Context, u *soakUser, method, path, body string) (
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
+	k.sent(resp.Header.Get("X-Request-Id"), method, path, u, resp.StatusCode)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return b, resp.StatusCode, err
 }
@@ -500,6 +513,12 @@ func (r *SoakReport) Violations() []string {
 	if r.Total == 0 {
 		out = append(out, "no request was sent")
 	}
+	if r.AuditProblems > 0 {
+		out = append(out, fmt.Sprintf("%d requests with wrong audit records, e.g. %s", r.AuditProblems, strings.Join(r.AuditExamples[:min(2, len(r.AuditExamples))], "; ")))
+	}
+	if r.Total > 0 && r.AuditChecked == 0 {
+		out = append(out, "no answer carried an X-Request-Id to find its audit records by")
+	}
 	first, last := r.windows()
 	if len(first) == 0 {
 		return append(out, "too few samples to judge growth")
@@ -555,6 +574,10 @@ func (r *SoakReport) Write(w io.Writer) {
 	fmt.Fprintf(w, "  requests by kind: %s\n", strings.Join(ops, ", "))
 	for _, ex := range r.Examples {
 		fmt.Fprintf(w, "  unexpected: %s\n", ex)
+	}
+	fmt.Fprintf(w, "  audit: %d requests checked (%d forwarded mutations with a write-ahead record), %d with wrong records\n", r.AuditChecked, r.AuditMutations, r.AuditProblems)
+	for _, ex := range r.AuditExamples {
+		fmt.Fprintf(w, "  audit: %s\n", ex)
 	}
 	if len(r.Samples) == 0 {
 		return
