@@ -8,10 +8,16 @@ K8S_VERSION="v1.37.2"
 ETCD_VERSION="v3.7.0"
 HELM_VERSION="v3.22.0"
 KUBERAY_VERSION="v1.5.0"   # test/tools/kuberay renders this release's kustomize config
+GOVULNCHECK_VERSION="v1.9.0"
+VULNDB_VERSION="v0.0.0-20261105234957-e22db6528018"
 
 RAY_VENV="$RAYGATE_CACHE/ray-$RAY_VERSION"
 
 K8S_ASSETS="$RAYGATE_CACHE/k8s-$K8S_VERSION"
+
+# Build with the toolchain go.mod names (it carries the standard library
+# fixes govulncheck checks for), even where the installed Go says "local".
+export GOTOOLCHAIN=auto
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -198,14 +198,16 @@ func TestTokenCacheBounded(t *testing.T) {
 }
 
 // FuzzVerify feeds arbitrary tokens to a verifier with a real key set:
-// none may authenticate.
+// none may authenticate but the signed seed, in any serialization, and then
+// only with the seed's own claims.
 func FuzzVerify(f *testing.F) {
-	fi := newFakeIssuer(&testing.T{})
-	k := newRSAKey(&testing.T{}, "k")
+	fi := newFakeIssuer(f)
+	k := newRSAKey(f, "k")
 	fi.publish(k)
-	v := newVerifier(&testing.T{}, fi, nil)
+	v := newVerifier(f, fi, nil)
 	good := sign(f, k, baseClaims(fi.srv.URL))
-	if _, _, err := v.Verify(context.Background(), good); err != nil {
+	want, _, err := v.Verify(context.Background(), good)
+	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
@@ -213,20 +215,23 @@ func FuzzVerify(f *testing.F) {
 	f.Add(unsigned(baseClaims(fi.srv.URL)))
 	f.Add("a.b.c")
 	f.Fuzz(func(t *testing.T, tok string) {
-		if tok == good {
+		id, _, err := v.Verify(context.Background(), tok)
+		if err == nil {
+			parts := strings.Split(tok, ".")
+			if len(parts) != 3 || parts[2] != strings.Split(good, ".")[2] {
+				t.Fatalf("token %q authenticated as %+v without the seed's signature", tok, id)
+			}
+			if id == nil || id.User != want.User || strings.Join(id.Groups, ",") != strings.Join(want.Groups, ",") || id.Source != want.Source {
+				t.Fatalf("token %q verified as %+v, want the seed's identity %+v", tok, id, want)
+			}
 			return
 		}
-		id, _, err := v.Verify(context.Background(), tok)
-		if err == nil || id != nil {
-			// Only a different serialization of the same signed token may pass.
-			if parts := strings.Split(tok, "."); len(parts) == 3 && strings.Split(good, ".")[2] == parts[2] {
-				return
-			}
-			t.Fatalf("token %q authenticated as %+v", tok, id)
+		if id != nil {
+			t.Fatalf("identity %+v returned with error %v", id, err)
 		}
 		var fl *Failure
-		if !errors.As(err, &fl) {
-			t.Fatalf("error %v is not a Failure", err)
+		if !errors.As(err, &fl) || fl.Reason == "" || (fl.Status != 401 && fl.Status != 503) {
+			t.Fatalf("error %v is not a 401 or 503 Failure with a reason", err)
 		}
 	})
 }

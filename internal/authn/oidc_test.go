@@ -33,7 +33,7 @@ type fakeIssuer struct {
 	down    atomic.Bool
 }
 
-func newFakeIssuer(t *testing.T) *fakeIssuer {
+func newFakeIssuer(t testing.TB) *fakeIssuer {
 	f := &fakeIssuer{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.down.Load() {
@@ -63,7 +63,7 @@ type signingKey struct {
 	pub any
 }
 
-func newRSAKey(t *testing.T, kid string) signingKey {
+func newRSAKey(t testing.TB, kid string) signingKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func newRSAKey(t *testing.T, kid string) signingKey {
 	return signingKey{kid: kid, alg: jose.RS256, key: k, pub: &k.PublicKey}
 }
 
-func newECKey(t *testing.T, kid string) signingKey {
+func newECKey(t testing.TB, kid string) signingKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func baseClaims(iss string) map[string]any {
 	}
 }
 
-func newVerifier(t *testing.T, f *fakeIssuer, mod func(*config.OIDC)) *OIDC {
+func newVerifier(t testing.TB, f *fakeIssuer, mod func(*config.OIDC)) *OIDC {
 	t.Helper()
 	c := config.OIDC{
 		Issuer: f.srv.URL, Audiences: []string{"raygate", "other"}, UsernameClaim: "email", GroupsClaim: "groups",

@@ -184,6 +184,9 @@ func FuzzClassify(f *testing.F) {
 		if (got.Action == ActionJobsStop) != (got.JobID != "" && (method == "DELETE" || method == "POST")) {
 			t.Fatalf("%s %q: action %s with job %q", method, path, got.Action, got.JobID)
 		}
+		if got.JobID != "" && (strings.Contains(got.JobID, "/") || !strings.HasPrefix(path, "/api/jobs/"+got.JobID)) {
+			t.Fatalf("%s %q: job id %q is not the path's job segment", method, path, got.JobID)
+		}
 		if strings.Contains(path, "//") && !strings.HasPrefix(path, "/static/") {
 			t.Fatalf("path with empty segment %q classified as %s", path, got.Action)
 		}

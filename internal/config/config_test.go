@@ -154,8 +154,19 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("testdata/valid/fuzz.yaml", data)
 		if err == nil {
-			if c == nil || c.Listen == "" {
+			if c == nil || c.Listen == "" || c.MetricsListen == "" {
 				t.Fatal("accepted config without defaults")
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("accepted config fails validation: %v", err)
+			}
+			seen := map[string]bool{}
+			for _, cl := range c.Clusters {
+				if k := cl.Namespace + "/" + cl.Name; seen[k] {
+					t.Fatalf("cluster %s accepted twice", k)
+				} else {
+					seen[k] = true
+				}
 			}
 			return
 		}

@@ -17,24 +17,24 @@ func TestDecisions(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, method, path, body string
 		status                         int
-		action, decision               string
+		action, decision, reason       string
 	}{
-		{"no credential", "", "GET", "/clusters/team-a/ray1/api/version", "", 401, "", "deny"},
-		{"developer reads", "alice", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow"},
-		{"viewer reads", "carol", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow"},
-		{"viewer views dashboard", "carol", "GET", "/clusters/team-a/ray1/", "", 200, "dashboard.view", "allow"},
-		{"viewer cannot submit", "carol", "POST", "/clusters/team-a/ray1/api/jobs/", `{"entrypoint":"x"}`, 403, "jobs.submit", "deny"},
-		{"other tenant is not found", "eve", "GET", "/clusters/team-a/ray1/api/version", "", 404, "cluster.read", "deny"},
-		{"unknown cluster is not found", "alice", "GET", "/clusters/team-c/ray1/api/version", "", 404, "cluster.read", "deny"},
-		{"developer cannot profile", "alice", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 403, "cluster.admin", "deny"},
-		{"admin can profile", "root", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 404, "cluster.admin", "allow"},
-		{"developer cannot deploy serve", "alice", "PUT", "/clusters/team-a/ray1/api/serve/applications/", `{}`, 403, "serve.deploy", "deny"},
-		{"unknown path is admin", "alice", "GET", "/clusters/team-a/ray1/api/brand/new", "", 403, "cluster.admin", "deny"},
-		{"ambiguous path before auth", "", "GET", "/clusters/team-a/ray1/api/jobs/..%2f..%2fteam-b", "", 400, "", "deny"},
-		{"dot segments", "alice", "GET", "/clusters/team-b/ray1/../../team-a/ray1/api/version", "", 400, "", "deny"},
-		{"not a cluster path", "alice", "GET", "/api/version", "", 404, "", "deny"},
-		{"bad namespace", "alice", "GET", "/clusters/Team-A/ray1/api/version", "", 404, "", "deny"},
-		{"gateway path unknown", "alice", "GET", "/_raygate/nope", "", 404, "", "deny"},
+		{"no credential", "", "GET", "/clusters/team-a/ray1/api/version", "", 401, "", "deny", "authentication: missing_credential"},
+		{"developer reads", "alice", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow", "role developer allows cluster.read"},
+		{"viewer reads", "carol", "GET", "/clusters/team-a/ray1/api/version", "", 200, "cluster.read", "allow", "role viewer allows cluster.read"},
+		{"viewer views dashboard", "carol", "GET", "/clusters/team-a/ray1/", "", 200, "dashboard.view", "allow", "role viewer allows dashboard.view"},
+		{"viewer cannot submit", "carol", "POST", "/clusters/team-a/ray1/api/jobs/", `{"entrypoint":"x"}`, 403, "jobs.submit", "deny", "role viewer does not allow jobs.submit (needs developer)"},
+		{"other tenant is not found", "eve", "GET", "/clusters/team-a/ray1/api/version", "", 404, "cluster.read", "deny", "cluster not found or no role on it"},
+		{"unknown cluster is not found", "alice", "GET", "/clusters/team-c/ray1/api/version", "", 404, "cluster.read", "deny", "cluster not found or no role on it"},
+		{"developer cannot profile", "alice", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 403, "cluster.admin", "deny", "role developer does not allow cluster.admin (needs admin)"},
+		{"admin can profile", "root", "GET", "/clusters/team-a/ray1/worker/cpu_profile?pid=1", "", 404, "cluster.admin", "allow", "role admin allows cluster.admin"},
+		{"developer cannot deploy serve", "alice", "PUT", "/clusters/team-a/ray1/api/serve/applications/", `{}`, 403, "serve.deploy", "deny", "role developer does not allow serve.deploy (needs admin)"},
+		{"unknown path is admin", "alice", "GET", "/clusters/team-a/ray1/api/brand/new", "", 403, "cluster.admin", "deny", "role developer does not allow cluster.admin (needs admin)"},
+		{"ambiguous path before auth", "", "GET", "/clusters/team-a/ray1/api/jobs/..%2f..%2fteam-b", "", 400, "", "deny", "ambiguous path: encoded slash"},
+		{"dot segments", "alice", "GET", "/clusters/team-b/ray1/../../team-a/ray1/api/version", "", 400, "", "deny", "ambiguous path: dot segment"},
+		{"not a cluster path", "alice", "GET", "/api/version", "", 404, "", "deny", "no route"},
+		{"bad namespace", "alice", "GET", "/clusters/Team-A/ray1/api/version", "", 404, "", "deny", "no route"},
+		{"gateway path unknown", "alice", "GET", "/_raygate/nope", "", 404, "", "deny", "no route"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := h.do(t, tc.user, tc.method, tc.path, tc.body)
@@ -43,8 +43,8 @@ func TestDecisions(t *testing.T) {
 				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tc.status, body)
 			}
 			ev := lastEvent(t, h)
-			if ev.Action != tc.action || ev.Decision != tc.decision || ev.Status != tc.status {
-				t.Fatalf("audit %+v", ev)
+			if ev.Action != tc.action || ev.Decision != tc.decision || ev.Status != tc.status || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want action %q decision %q reason %q", ev, tc.action, tc.decision, tc.reason)
 			}
 			if resp.Header.Get("X-Request-Id") != ev.RequestID || ev.RequestID == "" {
 				t.Fatalf("request id header %q audit %q", resp.Header.Get("X-Request-Id"), ev.RequestID)
@@ -239,8 +239,8 @@ func TestReload(t *testing.T) {
 	if err := os.WriteFile(h.path, []byte(grant+"bogus: true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := rl.Reload("test"); err == nil {
-		t.Fatal("invalid config accepted")
+	if err := rl.Reload("test"); err == nil || !strings.Contains(err.Error(), "bogus: unknown field") {
+		t.Fatalf("invalid config: %v, want it refused for its unknown field", err)
 	}
 	if r := h.do(t, "eve", "GET", "/clusters/team-a/ray1/api/version", ""); r.StatusCode != 200 {
 		t.Fatalf("after refused reload: %d", r.StatusCode)

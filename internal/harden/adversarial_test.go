@@ -105,6 +105,13 @@ func checkHardened(t *testing.T, name string, out []byte) {
 		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.runAsUser", "1000")
 		expect("spec.headGroupSpec.template.spec.containers[1].securityContext.runAsUser", "1000")
 		expect("spec.workerGroupSpecs[0].template.spec.securityContext.runAsUser", "1000")
+	case "non-specific-tag.yaml":
+		// Strings written with the non-specific tag stay strings.
+		expect("metadata.labels", `{"build":"0x1F","tier":"yes"}`)
+		expect("spec.headGroupSpec.rayStartParams", `{"num-cpus":"0"}`)
+		expect("spec.headGroupSpec.template.spec.containers[0].env", `[{"name":"WORKERS","value":"4"},{"name":"DEBUG","value":"off"}]`)
+		expect("spec.workerGroupSpecs[0].template.spec.containers[0].env", `[{"name":"WORKERS","value":"4"}]`)
+		expect("spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation", "false")
 	case "merge-after-explicit.yaml":
 		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.allowPrivilegeEscalation", "false")
 		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.capabilities", `{"drop":["ALL"]}`)

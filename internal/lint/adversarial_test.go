@@ -71,6 +71,13 @@ var adversarialExpect = map[string]struct {
 	"merged-pod-security-context.yaml": {
 		notWant: []string{"PSS-runAsNonRoot", "PSS-runAsUser", "PSS-seccompProfile_restricted"},
 	},
+	"non-specific-tag.yaml": {
+		want: []want{
+			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
+			{"PSS-capabilities_restricted", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.capabilities"},
+		},
+		notWant: []string{"PSS-allowPrivilegeEscalation@spec.headGroupSpec", "PSS-capabilities_restricted@spec.headGroupSpec"},
+	},
 }
 
 // TestAdversarial lints every file of testdata/adversarial, checks what

@@ -395,9 +395,19 @@ func FuzzFile(f *testing.F) {
 		if err != nil {
 			return
 		}
+		docs := strings.Count("\n"+string(data), "\n---")
 		for _, x := range fs {
-			if x.Rule == "" || x.Severity == "" {
+			if x.Rule == "" || x.Message == "" || x.Field == "" || x.File != "f.yaml" {
 				t.Fatalf("incomplete finding %+v", x)
+			}
+			if x.Severity != SeverityError && x.Severity != SeverityWarning && x.Severity != SeverityInfo {
+				t.Fatalf("finding %+v has severity %q", x, x.Severity)
+			}
+			if !strings.HasPrefix(x.Rule, "PSS-") && !strings.HasPrefix(x.Rule, "RG-") {
+				t.Fatalf("finding %+v has rule id %q", x, x.Rule)
+			}
+			if x.Document < 0 || x.Document > docs {
+				t.Fatalf("finding %+v in document %d of a file with at most %d separators", x, x.Document, docs)
 			}
 		}
 	})

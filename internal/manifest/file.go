@@ -212,7 +212,6 @@ func read(data []byte, lastWins bool) (*File, error) {
 		if n != nil {
 			dec := newDecoder()
 			dec.lastWins = lastWins
-			dec.src, dec.first = bytes.Split(c.text, []byte("\n")), c.line
 			v, err := dec.value(n, 0)
 			if err != nil {
 				return nil, toParseError(err)

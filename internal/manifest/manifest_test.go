@@ -189,6 +189,43 @@ func TestEncodeKeepsStyleAndComments(t *testing.T) {
 	}
 }
 
+// TestEncodeKeepsMeaning: what Encode writes reads as what was read, for
+// the spellings yaml.v3 alone would write back as something else.
+func TestEncodeKeepsMeaning(t *testing.T) {
+	for _, tc := range []struct{ in, out, json string }{
+		// Empty values in flow collections and with anchors stay null.
+		{"{a: }\n", "{a: null}\n", `{"a":null}`},
+		{"a: {b: , c: 1}\n", "a: {b: null, c: 1}\n", `{"a":{"b":null,"c":1}}`},
+		{"a: [b: ]\n", "a: [{b: null}]\n", `{"a":[{"b":null}]}`},
+		{"a: [&x , *x]\n", "a: [&x null, *x]\n", `{"a":[null,null]}`},
+		{"a: &x\nb: *x\n", "a: &x\nb: *x\n", `{"a":null,"b":null}`},
+		{"? a\n", "a:\n", `{"a":null}`},
+		// The non-specific tag makes a string of what it tags.
+		{"a: ! 12\n", "a: \"12\"\n", `{"a":"12"}`},
+		{"a: ! yes\nb: ! ~\n", "a: \"yes\"\nb: \"~\"\n", `{"a":"yes","b":"~"}`},
+		{"a: !\n", "a: \"\"\n", `{"a":""}`},
+		{"m: {name: ! 12, l: [! 1, ! ]}\n", "m: {name: \"12\", l: [\"1\", \"\"]}\n", `{"m":{"l":["1",""],"name":"12"}}`},
+		{"a: &x ! 7\nb: *x\n", "a: &x \"7\"\nb: *x\n", `{"a":"7","b":"7"}`},
+		{"! yes: 1\n", "\"yes\": 1\n", `{"yes":1}`},
+		{"a: ! |\n  x\n", "a: |\n  x\n", `{"a":"x\n"}`},
+		// "! <<" is still a merge key to kubectl.
+		{"a: &a {k: 1}\nb: {! <<: *a}\n", "a: &a {k: 1}\nb: {<<: *a}\n", `{"a":{"k":1},"b":{"k":1}}`},
+	} {
+		f := mustRead(t, tc.in)
+		if j, _ := f.Docs[0].Value.MarshalJSON(); string(j) != tc.json {
+			t.Errorf("%q read as %s, want %s", tc.in, j, tc.json)
+		}
+		out, err := f.Encode(DetectStyle([]byte(tc.in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != tc.out {
+			t.Errorf("%q encoded as %q, want %q", tc.in, out, tc.out)
+		}
+		checkRoundTrip(t, []byte(tc.in))
+	}
+}
+
 func TestImageAndVersions(t *testing.T) {
 	for _, tc := range []struct{ image, tag, digest, ray string }{
 		{"rayproject/ray:2.52.0", "2.52.0", "", "2.52.0"},

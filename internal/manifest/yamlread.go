@@ -114,6 +114,9 @@ func parseChunk(c chunk) (*yaml.Node, error) {
 	if len(n.Content) == 0 {
 		return nil, nil
 	}
+	if bytes.IndexByte(c.text, '!') >= 0 {
+		quoteNonSpecific(&n, &sourceLines{lines: bytes.Split(c.text, []byte("\n"))}, map[*yaml.Node]bool{})
+	}
 	shiftLines(&n, c.line-1, map[*yaml.Node]bool{})
 	return &n, nil
 }
@@ -129,6 +132,67 @@ func endMarkerLine(text []byte) int {
 		}
 	}
 	return 0
+}
+
+// quoteNonSpecific turns every plain scalar written with the
+// non-specific tag "!" ("! 12", "&a ! yes", a lone "!") into the
+// double-quoted string it is to go-yaml v2, and so to kubectl. yaml.v3
+// drops that tag and resolves the text, so without this the decoder, the
+// editor's key names and the encoder would all read "! 12" as a number,
+// "! yes" as a boolean, and a round trip through Encode would change what
+// the manifest says. "! <<" stays as it is: go-yaml v2 still takes it for
+// a merge key (libyaml counts a "!" tag as implicit), and as a value it
+// is the string "<<" either way.
+func quoteNonSpecific(n *yaml.Node, src *sourceLines, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	if n.Kind == yaml.ScalarNode && !isTagged(n) && isPlain(n) && n.Value != "<<" && src.nonSpecificTag(n) {
+		n.Tag, n.Style = tagStr, yaml.DoubleQuotedStyle
+		return
+	}
+	for _, c := range n.Content {
+		quoteNonSpecific(c, src, seen)
+	}
+}
+
+// sourceLines is a chunk's text by line, to see what yaml.v3 does not
+// keep.
+type sourceLines struct {
+	lines [][]byte
+	runes map[int][]rune
+}
+
+// nonSpecificTag reports whether scalar n (positions relative to the
+// chunk) is written with the tag "!", after its anchor if it has one.
+func (s *sourceLines) nonSpecificTag(n *yaml.Node) bool {
+	i := n.Line - 1
+	if i < 0 || i >= len(s.lines) || bytes.IndexByte(s.lines[i], '!') < 0 {
+		return false
+	}
+	line, ok := s.runes[i]
+	if !ok {
+		if s.runes == nil {
+			s.runes = map[int][]rune{}
+		}
+		line = []rune(string(s.lines[i]))
+		s.runes[i] = line
+	}
+	c := n.Column - 1
+	if c < 0 || c >= len(line) {
+		return false
+	}
+	rest := line[c:]
+	if len(rest) > 0 && rest[0] == '&' {
+		for len(rest) > 0 && rest[0] != ' ' && rest[0] != '\t' {
+			rest = rest[1:]
+		}
+		for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+			rest = rest[1:]
+		}
+	}
+	return len(rest) > 0 && rest[0] == '!' && (len(rest) == 1 || rest[1] == ' ' || rest[1] == '\t')
 }
 
 // shiftLines makes the node positions of a chunk positions in the file.
@@ -162,11 +226,6 @@ type decoder struct {
 	// lastWins keeps the last of duplicate keys, as kubectl does, instead
 	// of refusing them (used by the tests that compare with kubectl).
 	lastWins bool
-	// src holds the document's lines and first line, to see what yaml.v3
-	// does not keep: a non-specific tag ("! x").
-	src   [][]byte
-	first int
-	runes map[int][]rune
 }
 
 func newDecoder() *decoder { return &decoder{expanding: map[*yaml.Node]bool{}} }
@@ -201,7 +260,7 @@ func (d *decoder) value(n *yaml.Node, depth int) (*Value, error) {
 		v.pos = posOf(n)
 		return v, nil
 	case yaml.ScalarNode:
-		g, err := d.scalar(n)
+		g, err := scalarGo(n)
 		if err != nil {
 			return nil, d.errorf(n, "%v", err)
 		}
@@ -237,48 +296,6 @@ func (d *decoder) value(n *yaml.Node, depth int) (*Value, error) {
 		return mb.v, nil
 	}
 	return nil, d.errorf(n, "unsupported YAML node")
-}
-
-// scalar resolves a scalar node. A scalar with the non-specific tag "!"
-// is a string to go-yaml v2, whatever it looks like; yaml.v3 drops that
-// tag, so the source text tells.
-func (d *decoder) scalar(n *yaml.Node) (any, error) {
-	if !isTagged(n) && d.nonSpecificTag(n) {
-		return n.Value, nil
-	}
-	return scalarGo(n)
-}
-
-func (d *decoder) nonSpecificTag(n *yaml.Node) bool {
-	i := n.Line - d.first
-	if i < 0 || i >= len(d.src) {
-		return false
-	}
-	if bytes.IndexByte(d.src[i], '!') < 0 {
-		return false
-	}
-	line, ok := d.runes[i]
-	if !ok {
-		if d.runes == nil {
-			d.runes = map[int][]rune{}
-		}
-		line = []rune(string(d.src[i]))
-		d.runes[i] = line
-	}
-	c := n.Column - 1
-	if c < 0 || c >= len(line) {
-		return false
-	}
-	rest := line[c:]
-	if len(rest) > 0 && rest[0] == '&' {
-		for len(rest) > 0 && rest[0] != ' ' && rest[0] != '\t' {
-			rest = rest[1:]
-		}
-		for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			rest = rest[1:]
-		}
-	}
-	return len(rest) > 0 && rest[0] == '!' && (len(rest) == 1 || rest[1] == ' ' || rest[1] == '\t')
 }
 
 // count counts one more node read, refusing documents that nest too
@@ -398,7 +415,7 @@ func (d *decoder) key(k *yaml.Node, depth int) (any, error) {
 	if err := d.count(k, depth); err != nil {
 		return nil, err
 	}
-	g, err := d.scalar(n)
+	g, err := scalarGo(n)
 	if err != nil {
 		return nil, d.errorf(k, "%v", err)
 	}

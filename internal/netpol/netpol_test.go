@@ -82,32 +82,37 @@ func TestDocumentationExample(t *testing.T) {
 		Policies:   policies(t, testNetworkPolicy),
 	}
 	db := pod("default", "10.1.0.5", "role", "db")
+	const (
+		dbIn  = "ingress denied: no ingress rule of the policies selecting default/10.1.0.5 matches"
+		dbOut = "egress denied: no egress rule of the policies selecting default/10.1.0.5 matches"
+	)
 	tests := []struct {
-		name  string
-		src   Endpoint
-		dst   Endpoint
-		port  int32
-		proto corev1.Protocol
-		want  bool
+		name   string
+		src    Endpoint
+		dst    Endpoint
+		port   int32
+		proto  corev1.Protocol
+		want   bool
+		reason string
 	}{
-		{"frontend in the same namespace", pod("default", "10.1.0.6", "role", "frontend"), db, 6379, "", true},
-		{"frontend on another port", pod("default", "10.1.0.6", "role", "frontend"), db, 6380, "", false},
-		{"frontend over UDP", pod("default", "10.1.0.6", "role", "frontend"), db, 6379, corev1.ProtocolUDP, false},
-		{"frontend label in another namespace", pod("other", "10.1.0.7", "role", "frontend"), db, 6379, "", false},
-		{"any pod of myproject", pod("myproject", "10.1.0.8"), db, 6379, "", true},
-		{"address in the ipBlock", external("172.17.2.3"), db, 6379, "", true},
-		{"address in the exception", external("172.17.1.3"), db, 6379, "", false},
-		{"address outside the ipBlock", external("192.168.0.1"), db, 6379, "", false},
-		{"db egress to 10.0.0.0/24:5978", db, external("10.0.0.9"), 5978, "", true},
-		{"db egress elsewhere", db, external("10.0.1.9"), 5978, "", false},
-		{"db egress to a frontend pod", db, pod("default", "10.1.0.6", "role", "frontend"), 80, "", false},
-		{"unselected pods stay open", pod("other", "10.1.0.7"), pod("default", "10.1.0.9", "role", "web"), 80, "", true},
+		{"frontend in the same namespace", pod("default", "10.1.0.6", "role", "frontend"), db, 6379, "", true, "egress no policy selects default/10.1.0.6 for egress; ingress allowed by default/test-network-policy"},
+		{"frontend on another port", pod("default", "10.1.0.6", "role", "frontend"), db, 6380, "", false, dbIn},
+		{"frontend over UDP", pod("default", "10.1.0.6", "role", "frontend"), db, 6379, corev1.ProtocolUDP, false, dbIn},
+		{"frontend label in another namespace", pod("other", "10.1.0.7", "role", "frontend"), db, 6379, "", false, dbIn},
+		{"any pod of myproject", pod("myproject", "10.1.0.8"), db, 6379, "", true, "egress no policy selects myproject/10.1.0.8 for egress; ingress allowed by default/test-network-policy"},
+		{"address in the ipBlock", external("172.17.2.3"), db, 6379, "", true, "egress source is outside the cluster; ingress allowed by default/test-network-policy"},
+		{"address in the exception", external("172.17.1.3"), db, 6379, "", false, dbIn},
+		{"address outside the ipBlock", external("192.168.0.1"), db, 6379, "", false, dbIn},
+		{"db egress to 10.0.0.0/24:5978", db, external("10.0.0.9"), 5978, "", true, "egress allowed by default/test-network-policy; ingress destination is outside the cluster"},
+		{"db egress elsewhere", db, external("10.0.1.9"), 5978, "", false, dbOut},
+		{"db egress to a frontend pod", db, pod("default", "10.1.0.6", "role", "frontend"), 80, "", false, dbOut},
+		{"unselected pods stay open", pod("other", "10.1.0.7"), pod("default", "10.1.0.9", "role", "web"), 80, "", true, "egress no policy selects other/10.1.0.7 for egress; ingress no policy selects default/10.1.0.9 for ingress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := c.Connection(tt.src, tt.dst, tt.port, tt.proto)
-			if v.Allowed != tt.want {
-				t.Errorf("allowed=%v (%s), want %v", v.Allowed, v.Reason, tt.want)
+			if v.Allowed != tt.want || v.Reason != tt.reason {
+				t.Errorf("allowed=%v (%s), want %v (%s)", v.Allowed, v.Reason, tt.want, tt.reason)
 			}
 		})
 	}

@@ -159,6 +159,12 @@ func FuzzCheckPath(f *testing.F) {
 			t.Fatalf("accepted %q, which cleans to %q", p, want)
 		}
 		if tgt, ok := Split(p); ok {
+			if p != Prefix+tgt.Namespace+"/"+tgt.Name+tgt.RawRest {
+				t.Fatalf("Split(%q) = %+v does not rebuild the path", p, tgt)
+			}
+			if r, err := url.PathUnescape(tgt.RawRest); err != nil || r != tgt.Rest {
+				t.Fatalf("Split(%q) rest %q does not decode from %q", p, tgt.Rest, tgt.RawRest)
+			}
 			if tgt.Rest != "" && !strings.HasPrefix(tgt.Rest, "/") {
 				t.Fatalf("Split(%q) rest %q does not start with /", p, tgt.Rest)
 			}

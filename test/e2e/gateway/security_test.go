@@ -270,6 +270,11 @@ func TestMetrics(t *testing.T) {
 		call(t, alice, "GET", "/clusters/team-a/ray1/api/version", "")
 	}
 	call(t, "", "GET", "/clusters/team-a/ray1/api/version", "")
+	// A cluster that does not exist, and one the caller has no role on,
+	// are counted without a cluster label: metrics never enumerate them.
+	if code, _ := call(t, alice, "GET", "/clusters/team-z/nope/api/version", ""); code != 404 {
+		t.Fatalf("missing cluster: %d", code)
+	}
 	resp, err := http.Get(s.Gateway.MetricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +288,7 @@ func TestMetrics(t *testing.T) {
 		`raygate_token_cache_requests_total{result="hit"}`,
 		`raygate_request_duration_seconds_bucket{action="cluster.read",cluster="team-a/ray1"`,
 		`raygate_oidc_keyset_fetches_total{issuer="` + s.Dex.Issuer + `",result="success"}`,
+		`raygate_requests_total{action="cluster.read",cluster="-",decision="deny",status="404"}`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
