@@ -208,6 +208,9 @@ type Binding struct {
 	Groups []string `yaml:"groups"`
 	// ServiceAccounts are Kubernetes service accounts as "namespace/name".
 	ServiceAccounts []string `yaml:"serviceAccounts"`
+
+	// Position is where the binding is written (not part of the file).
+	Position Position `yaml:"-"`
 }
 
 // Audit configures the audit log: one JSON object per request.

@@ -16,6 +16,10 @@ type Problem struct {
 	Field string
 	// Msg says what is wrong.
 	Msg string
+	// NamedFile is true for a problem with a file the config names (a
+	// certificate, a token, a folder), which may exist only where raygate
+	// is deployed; LoadPolicy ignores such problems.
+	NamedFile bool
 }
 
 // String renders the problem as FILE:LINE: message.

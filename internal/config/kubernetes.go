@@ -126,7 +126,7 @@ func (c *Config) applyKubernetesDefaults() {
 func (c *Config) validateKubernetes(v *validator) {
 	if c.Kubernetes != nil && c.Kubernetes.Kubeconfig != "" {
 		if _, err := os.Stat(c.Kubernetes.Kubeconfig); err != nil {
-			v.errf("kubernetes.kubeconfig", "cannot read: %v", unwrapPathErr(err))
+			v.fileErrf("kubernetes.kubeconfig", "cannot read: %v", unwrapPathErr(err))
 		}
 	}
 	if c.Kubernetes != nil && !c.UsesKubernetes() {

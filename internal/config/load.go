@@ -22,6 +22,14 @@ const MaxFileSize = 4 << 20
 // Load reads, defaults and validates the config at path. An invalid file
 // returns Problems listing everything wrong with it.
 func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, Problems{{File: path, Msg: fmt.Sprintf("cannot read config: %v", unwrapPathErr(err))}}
@@ -34,12 +42,33 @@ func Load(path string) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, Problems{{File: path, Msg: fmt.Sprintf("config is larger than %d bytes", MaxFileSize)}}
 	}
-	return Parse(path, data)
+	return data, nil
 }
 
 // Parse is Load for bytes already read; name is used in messages and
 // relative paths in the config are resolved against its folder.
 func Parse(name string, data []byte) (*Config, error) {
+	return parse(name, data, false)
+}
+
+// LoadPolicy is Load for reading who may do what, away from where raygate
+// is deployed: problems with the files the config names (certificates,
+// Ray tokens, the audit folder, kubeconfigs) are ignored; everything else
+// is checked as Load checks it.
+func LoadPolicy(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePolicy(path, data)
+}
+
+// ParsePolicy is LoadPolicy for bytes already read.
+func ParsePolicy(name string, data []byte) (*Config, error) {
+	return parse(name, data, true)
+}
+
+func parse(name string, data []byte, policy bool) (*Config, error) {
 	p := &parser{file: name, lines: map[string]int{}}
 	c := p.parse(data)
 	if len(p.problems) > 0 {
@@ -54,10 +83,36 @@ func Parse(name string, data []byte) (*Config, error) {
 	c.resolvePaths(dir)
 	v := &validator{file: name, lines: p.lines}
 	c.validate(v)
-	if len(v.problems) > 0 {
-		return nil, v.sorted()
+	problems := v.problems
+	if policy {
+		problems = problems[:0:0]
+		for _, pr := range v.problems {
+			if !pr.NamedFile {
+				problems = append(problems, pr)
+			}
+		}
 	}
+	if len(problems) > 0 {
+		return nil, sortProblems(problems)
+	}
+	c.placeBindings(name, p.lines)
 	return c, nil
+}
+
+// placeBindings records where each binding is written.
+func (c *Config) placeBindings(file string, lines map[string]int) {
+	place := func(path string, bs []Binding) {
+		for j := range bs {
+			f := fmt.Sprintf("%s[%d]", path, j)
+			bs[j].Position = Position{File: file, Line: lines[f], Field: f}
+		}
+	}
+	for i := range c.Clusters {
+		place(fmt.Sprintf("clusters[%d].access", i), c.Clusters[i].Access)
+	}
+	if d := c.Discovery.Kubernetes; d != nil {
+		place("discovery.kubernetes.access", d.Access)
+	}
 }
 
 type parser struct {

@@ -41,6 +41,13 @@ func (v *validator) errf(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.lineOf(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// fileErrf records a problem with a file the config names (a key, a
+// token, a folder): one that may exist only where raygate is deployed.
+func (v *validator) fileErrf(path, format string, args ...any) {
+	v.errf(path, format, args...)
+	v.problems[len(v.problems)-1].NamedFile = true
+}
+
 func (v *validator) lineOf(path string) int {
 	for p := path; p != ""; {
 		if l, ok := v.lines[p]; ok {
@@ -83,7 +90,7 @@ func (c *Config) validate(v *validator) {
 	c.validateKubernetes(v)
 	if c.Audit.File != "-" {
 		if st, err := os.Stat(filepath.Dir(c.Audit.File)); err != nil || !st.IsDir() {
-			v.errf("audit.file", "folder %s does not exist", filepath.Dir(c.Audit.File))
+			v.fileErrf("audit.file", "folder %s does not exist", filepath.Dir(c.Audit.File))
 		}
 	}
 	switch c.Audit.OnFailure {
@@ -159,12 +166,12 @@ func (w *Webhook) validate(v *validator, path string) {
 	}
 	if w.TenantsFile != "" {
 		if _, err := LoadTenants(w.TenantsFile); err != nil {
-			v.errf(path+".tenantsFile", "%v", err)
+			v.fileErrf(path+".tenantsFile", "%v", err)
 		}
 	}
 	if w.Kubeconfig != "" {
 		if _, err := os.Stat(w.Kubeconfig); err != nil {
-			v.errf(path+".kubeconfig", "%v", err)
+			v.fileErrf(path+".kubeconfig", "%v", err)
 		}
 	}
 }
@@ -285,7 +292,7 @@ func (c *Config) validateClusters(v *validator) {
 		checkUpstream(v, p+".upstream", cl.Upstream)
 		if cl.RayTokenFile != "" {
 			if _, err := ReadToken(cl.RayTokenFile); err != nil {
-				v.errf(p+".rayTokenFile", "%v", err)
+				v.fileErrf(p+".rayTokenFile", "%v", err)
 			}
 		}
 		if len(cl.Access) == 0 && c.Authorization.Kubernetes == nil {
@@ -432,18 +439,18 @@ func checkKeyPair(v *validator, path string, t TLS) {
 		return
 	}
 	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-		v.errf(path, "cannot load certificate and key: %v", unwrapPathErr(err))
+		v.fileErrf(path, "cannot load certificate and key: %v", unwrapPathErr(err))
 	}
 }
 
 func checkCAFile(v *validator, path, file string) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		v.errf(path, "cannot read: %v", unwrapPathErr(err))
+		v.fileErrf(path, "cannot read: %v", unwrapPathErr(err))
 		return
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
-		v.errf(path, "holds no PEM certificate")
+		v.fileErrf(path, "holds no PEM certificate")
 	}
 }
 
