@@ -7,6 +7,8 @@ import "fmt"
 type Decision struct {
 	Allow  bool
 	Reason string
+	// Needs is the least role the action needs on the cluster.
+	Needs Role
 }
 
 // decisions holds the decision of every role for every known action, built
@@ -34,10 +36,10 @@ func Decide(role Role, action Action) Decision {
 func decide(role Role, action Action) Decision {
 	need := LeastRole(action)
 	if role == RoleNone {
-		return Decision{Allow: false, Reason: "no role on cluster"}
+		return Decision{Allow: false, Reason: "no role on cluster", Needs: need}
 	}
 	if role >= need {
-		return Decision{Allow: true, Reason: fmt.Sprintf("role %s allows %s", role, action)}
+		return Decision{Allow: true, Reason: fmt.Sprintf("role %s allows %s", role, action), Needs: need}
 	}
-	return Decision{Allow: false, Reason: fmt.Sprintf("role %s does not allow %s (needs %s)", role, action, need)}
+	return Decision{Allow: false, Reason: fmt.Sprintf("role %s does not allow %s (needs %s)", role, action, need), Needs: need}
 }
