@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,13 +19,13 @@ import (
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/authn"
 	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/decision"
 	"github.com/raygate/raygate/internal/httpguard"
 	"github.com/raygate/raygate/internal/identity"
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
-	"github.com/raygate/raygate/internal/route"
 	"github.com/raygate/raygate/internal/upgrade"
 )
 
@@ -108,8 +107,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !x.checkMethod() {
 		return
 	}
-	switch r.URL.Path {
-	case "/healthz", "/readyz":
+	if decision.IsProbe(r.URL.Path) {
 		// Probes need no credentials; they are audited like everything
 		// else on the public listener (point probes at the metrics
 		// listener to keep them out of the audit log).
@@ -141,6 +139,19 @@ type exchange struct {
 	ticket limit.Ticket
 }
 
+// refuse answers a refusal the decision made; a 403 names the action and
+// the role it needs.
+func (x *exchange) refuse(ref decision.Refusal) {
+	if ref.Status == http.StatusForbidden {
+		x.ev.Decision = audit.Deny
+		x.ev.Reason = ref.Reason
+		proxy.WriteErrorBody(&x.w, ref.Status, proxy.ErrorBody{Error: ref.Code, Message: ref.Message, RequestID: x.ev.RequestID,
+			Action: x.ev.Action, RequiredRole: ref.Needs.String(), Role: x.ev.Role})
+		return
+	}
+	x.deny(ref.Status, ref.Code, ref.Reason, ref.Message)
+}
+
 func (x *exchange) deny(status int, code, reason, msg string) {
 	x.ev.Decision = audit.Deny
 	x.ev.Reason = reason
@@ -154,71 +165,45 @@ func (x *exchange) denyWith(err *jobs.Error) {
 
 func (x *exchange) serve() {
 	r, escaped := x.r, x.escaped
-	if err := route.CheckPath(escaped); err != nil {
-		var pe *route.PathError
-		reason := "ambiguous path"
-		if errors.As(err, &pe) {
-			reason = "ambiguous path: " + pe.Reason
-		}
-		x.deny(http.StatusBadRequest, "bad_request", reason, "the request path is ambiguous and was refused ("+strings.TrimPrefix(reason, "ambiguous path: ")+")")
+	p := decision.Route(escaped)
+	switch p.Kind {
+	case decision.PathRefused, decision.PathNone:
+		x.refuse(p.Refusal)
 		return
-	}
-	if strings.HasPrefix(escaped, "/_raygate/") {
+	case decision.PathGateway:
 		x.serveOwn(escaped)
 		return
 	}
-	target, ok := route.Split(escaped)
-	if !ok {
-		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
-		return
-	}
+	target := p.Target
 	x.ev.Cluster = target.Key()
 	id, ok := x.authenticate()
 	if !ok {
 		return
 	}
-	cluster := x.st.Registry.Lookup(target.Namespace, target.Name)
-	role := authz.RoleNone
-	if cluster != nil {
-		var err error
-		if role, err = x.roleOf(id, cluster); err != nil {
-			return
-		}
-	}
-	rest := target.Rest
-	if rest == "" {
-		rest = "/"
-	}
-	req := authz.Classify(r.Method, rest, isUpgrade(r))
-	x.ev.Action = string(req.Action)
-	x.ev.JobID = req.JobID
-	if role == authz.RoleNone {
-		// Indistinguishable from a cluster that does not exist.
-		x.deny(http.StatusNotFound, "not_found", "cluster not found or no role on it", "not found")
-		return
-	}
-	x.ev.Role = role.String()
-	x.clusterLabel = cluster.Key
-	if req.JobID != "" {
-		if err := jobs.CheckID(req.JobID); err != nil {
-			x.denyWith(err)
-			return
-		}
-	}
 	// Cheap checks first: a role that cannot perform the action is
 	// refused before anything reaches the cluster (a viewer's stop never
 	// triggers an owner lookup).
-	d := authz.Decide(role, req.Action)
-	x.ev.Reason = d.Reason
-	if !d.Allow {
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+	d := decision.Decide(r.Context(), x.st.Registry, x.st.Roles, decision.Request{Method: r.Method, Target: target, Upgrade: isUpgrade(r), Identity: id})
+	x.ev.Action = string(d.Request.Action)
+	x.ev.JobID = d.Request.JobID
+	if d.Role != authz.RoleNone {
+		x.ev.Role, x.ev.RoleSource = d.Role.String(), d.RoleSource
+	}
+	if d.Err != nil {
+		x.g.log.Warn("role could not be resolved", "request_id", x.ev.RequestID, "cluster", d.Cluster.Key, "error", d.Err)
+	}
+	x.ev.Reason = d.Decision.Reason
+	if d.Refused() {
+		x.refuse(d.Refusal)
 		return
 	}
+	cluster := d.Cluster
+	x.clusterLabel = cluster.Key
 	// Abuse limits, before any call to the cluster (the owner lookup too).
 	if !x.admit(id.User, cluster.Key) {
 		return
 	}
-	if target.Rest == "" {
+	if d.Redirect {
 		x.ev.Decision = audit.Allow
 		u := escaped + "/"
 		if r.URL.RawQuery != "" {
@@ -228,16 +213,16 @@ func (x *exchange) serve() {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
-	if req.Action == authz.ActionJobsStop && !x.resolveStop(role, cluster, id.User, req.JobID) {
+	if d.CheckOwner && !x.resolveStop(d.Role, cluster, id.User, d.Request.JobID) {
 		return
 	}
-	if !x.checkEncoding() || !x.limitBody(req.Body) {
+	if !x.checkEncoding() || !x.limitBody(d.Request.Body) {
 		return
 	}
-	if req.Body == authz.BodyJobSubmit && !x.submit(id.User) {
+	if d.Request.Body == authz.BodyJobSubmit && !x.submit(id.User) {
 		return
 	}
-	if !x.beforeForward(req.Action) {
+	if !x.beforeForward(authz.Action(x.ev.Action)) {
 		return
 	}
 	x.ev.Decision = audit.Allow
@@ -245,20 +230,6 @@ func (x *exchange) serve() {
 	if x.call.ErrorKind != "" {
 		x.ev.Reason += "; upstream " + x.call.ErrorKind
 	}
-}
-
-// roleOf resolves the caller's role on cluster; when it cannot be
-// resolved the request is refused with 503 (fail closed).
-func (x *exchange) roleOf(id *identity.Identity, cluster *route.Cluster) (authz.Role, error) {
-	role, source, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: cluster.Namespace, Name: cluster.Name, Bindings: cluster.Bindings})
-	if role != authz.RoleNone {
-		x.ev.RoleSource = source
-	}
-	if err != nil {
-		x.g.log.Warn("role could not be resolved", "request_id", x.ev.RequestID, "cluster", cluster.Key, "error", err)
-		x.deny(http.StatusServiceUnavailable, "unavailable", "authorization unavailable", "authorization could not be checked; try again later")
-	}
-	return role, err
 }
 
 // authenticate establishes the caller or answers 401 (503 when the identity

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/decision"
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
@@ -33,42 +34,23 @@ func (x *exchange) submit(user string) bool {
 }
 
 // resolveStop refines jobs.stop by asking the cluster which job id names
-// and who owns it, authorizes the refined action, and points the request
-// at the submission id the cluster returned, so that Ray acts on the job
-// raygate checked and not on whatever the caller's string resolves to by
-// then. A job it cannot attribute (not found, no owner, lookup failed, no
-// unambiguous submission id) is jobs.stop.any, which only admins hold.
+// and who owns it, authorizes the refined action (decision.Stop), and
+// points the request at the submission id the cluster returned, so that
+// Ray acts on the job raygate checked and not on whatever the caller's
+// string resolves to by then.
 func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID string) bool {
 	job, err := x.st.Jobs.Lookup(proxy.WithRayToken(x.r.Context(), x.call.RayToken), c, jobID)
-	stop := jobs.Stop{Action: authz.ActionJobsStopAny}
-	switch {
-	case err == nil:
-		stop = jobs.ResolveStop(job, user)
-	case !errors.Is(err, jobs.ErrNotFound):
+	if err != nil && !errors.Is(err, jobs.ErrNotFound) {
 		x.g.log.Warn("job owner lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "job_id", jobID, "error", err)
 	}
+	stop := decision.Stop(c, role, user, jobID, job, err)
 	x.ev.Action = string(stop.Action)
-	d := authz.Decide(role, stop.Action)
-	x.ev.Reason = d.Reason
-	switch {
-	case !d.Allow:
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
-		return false
-	case errors.Is(err, jobs.ErrNotFound):
-		x.deny(http.StatusNotFound, "not_found", "job not found", "job "+jobID+" does not exist")
-		return false
-	case err != nil:
-		x.deny(http.StatusBadGateway, "bad_gateway", "job lookup failed", "the job could not be looked up on the Ray cluster")
-		return false
-	case stop.ID == "":
-		x.deny(http.StatusConflict, "conflict", "job has no unambiguous submission id",
-			"the job has no submission id Ray reads unambiguously (none, or one that could name a driver job); stop it on the cluster itself")
+	x.ev.Reason = stop.Decision.Reason
+	if stop.Refused() {
+		x.refuse(stop.Refusal)
 		return false
 	}
-	rest := "/api/jobs/" + stop.ID
-	if x.r.Method == http.MethodPost {
-		rest += "/stop"
-	}
+	rest := decision.StopPath(x.r.Method, stop.ID)
 	x.call.Target.Rest, x.call.Target.RawRest = rest, rest
 	x.ev.JobID = stop.ID
 	return true

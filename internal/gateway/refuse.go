@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/raygate/raygate/internal/decision"
 	"github.com/raygate/raygate/internal/httpguard"
 )
 
@@ -31,21 +32,19 @@ const maxAuditMethod = 32
 const allowMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 
 // checkMethod refuses, before anything else looks at the request, the
-// methods raygate never forwards: CONNECT and TRACE (405), and every
-// method HTTP does not define, including known ones not spelled in
-// capitals (501; methods are case-sensitive).
+// methods raygate never forwards (decision.CheckMethod).
 func (x *exchange) checkMethod() bool {
-	switch x.r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
+	ref := decision.CheckMethod(x.r.Method)
+	switch ref.Status {
+	case 0:
 		return true
-	case http.MethodConnect, http.MethodTrace:
+	case http.StatusMethodNotAllowed:
 		x.w.Header().Set("Allow", allowMethods)
-		x.deny(http.StatusMethodNotAllowed, "method_not_allowed", "method "+x.r.Method+" not allowed", "method "+x.r.Method+" is not allowed")
 	default:
 		if len(x.ev.Method) > maxAuditMethod {
 			x.ev.Method = x.ev.Method[:maxAuditMethod] + "..."
 		}
-		x.deny(http.StatusNotImplemented, "not_implemented", "unknown method", "the request method is not supported")
 	}
+	x.deny(ref.Status, ref.Code, ref.Reason, ref.Message)
 	return false
 }

@@ -333,11 +333,21 @@ type ErrorBody struct {
 	Error     string `json:"error"`
 	Message   string `json:"message"`
 	RequestID string `json:"request_id,omitempty"`
+	// Action, RequiredRole and Role explain a 403: the Ray action refused,
+	// the least role it needs on the cluster, and the caller's role.
+	Action       string `json:"action,omitempty"`
+	RequiredRole string `json:"required_role,omitempty"`
+	Role         string `json:"role,omitempty"`
 }
 
 // WriteError answers with status and a JSON ErrorBody.
 func WriteError(w http.ResponseWriter, status int, code, msg, requestID string) {
-	b, _ := json.Marshal(ErrorBody{Error: code, Message: msg, RequestID: requestID})
+	WriteErrorBody(w, status, ErrorBody{Error: code, Message: msg, RequestID: requestID})
+}
+
+// WriteErrorBody answers with status and body as JSON.
+func WriteErrorBody(w http.ResponseWriter, status int, body ErrorBody) {
+	b, _ := json.Marshal(body)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
