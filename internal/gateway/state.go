@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"time"
 
@@ -66,54 +65,37 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		st.Cert = &cert
 	}
 
-	bearer := &authn.Bearer{Issuers: map[string]authn.TokenVerifier{}, Observer: g.metrics}
-	for _, o := range cfg.Authentication.OIDC {
-		var ks *authn.KeySet
-		if prev != nil {
-			if old, ok := prev.keySets[o.Issuer]; ok && sameIssuer(prev.Config, cfg, o.Issuer) {
-				ks = old
-			}
-		}
-		if ks == nil {
-			var err error
-			ks, err = authn.NewKeySet(o.Issuer, o.JWKSURL, o.CAFile, g.metrics)
-			if err != nil {
-				return nil, fmt.Errorf("gateway: oidc %s: %w", o.Issuer, err)
-			}
-		}
-		st.keySets[o.Issuer] = ks
-		bearer.Issuers[o.Issuer] = authn.NewOIDC(o, ks)
-	}
-	if len(cfg.Authentication.APIKeys) > 0 {
-		bearer.APIKeys = authn.NewAPIKeys(cfg.Authentication.APIKeys)
-	}
 	k8s, err := g.kubernetesAuthn(cfg)
 	if err != nil {
 		return nil, err
 	}
-	bearer.Kubernetes = k8s
+	bearer, err := authn.NewBearer(cfg.Authentication, func(o config.OIDC) (*authn.KeySet, error) {
+		ks, err := st.keySet(prev, cfg, o, g.metrics)
+		if err == nil {
+			st.keySets[o.Issuer] = ks
+		}
+		return ks, err
+	}, k8s, g.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	tc := cfg.Authentication.TokenCache
 	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
 	st.Authn = authn.Chain{bearer}
 
-	reg := route.Static{}
+	reg, err := route.FromConfig(cfg.Clusters)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	for _, c := range cfg.Clusters {
-		up, err := url.Parse(c.Upstream)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: cluster %s/%s: upstream: %w", c.Namespace, c.Name, err)
-		}
-		rc := &route.Cluster{
-			Namespace: c.Namespace, Name: c.Name, Key: c.Namespace + "/" + c.Name,
-			Upstream: up, Bindings: authz.NewBindings(c.Access), Source: route.SourceStatic,
-		}
 		if c.RayTokenFile != "" {
+			key := c.Namespace + "/" + c.Name
 			tok, err := config.ReadToken(c.RayTokenFile)
 			if err != nil {
-				return nil, fmt.Errorf("gateway: cluster %s: %w", rc.Key, err)
+				return nil, fmt.Errorf("gateway: cluster %s: %w", key, err)
 			}
-			rc.Token = tok
+			reg[key].Token = tok
 		}
-		reg[rc.Key] = rc
 	}
 	if st.Registry, err = g.registry(cfg, reg); err != nil {
 		return nil, err
@@ -135,6 +117,17 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	}
 	st.Jobs = jobs.Client{Upstream: st.Proxy}
 	return st, nil
+}
+
+// keySet returns the key set for issuer o: the one prev has when its
+// settings are the same, a new one otherwise.
+func (st *State) keySet(prev *State, cfg *config.Config, o config.OIDC, obs authn.Observer) (*authn.KeySet, error) {
+	if prev != nil {
+		if old, ok := prev.keySets[o.Issuer]; ok && sameIssuer(prev.Config, cfg, o.Issuer) {
+			return old, nil
+		}
+	}
+	return authn.NewKeySet(o.Issuer, o.JWKSURL, o.CAFile, obs)
 }
 
 func sameIssuer(a, b *config.Config, issuer string) bool {
