@@ -2,7 +2,7 @@
 // denied, to stdout or a file. A request that changes a Ray cluster gets a
 // second, earlier line: its write-ahead record, written and synced before
 // the request is forwarded, so no mutation reaches Ray unaudited. Events
-// never carry credentials.
+// never carry credentials. Find reads a request's records back.
 package audit
 
 import "time"

@@ -113,6 +113,16 @@ func Route(escaped string) Path {
 // gatewayPrefix starts raygate's own endpoints.
 const gatewayPrefix = "/_raygate/"
 
+// raygate's own endpoints that answer any authenticated caller about
+// itself, with GET or HEAD.
+const (
+	EndpointWhoAmI  = "/_raygate/whoami"
+	EndpointExplain = "/_raygate/explain"
+)
+
+// Endpoints lists the endpoints above.
+var Endpoints = []string{EndpointWhoAmI, EndpointExplain}
+
 var noRoute = Refusal{Status: http.StatusNotFound, Code: "not_found", Reason: ReasonNoRoute, Message: msgNotFound}
 
 // NoRoute is the answer to a path nothing serves.

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/decision"
+	"github.com/raygate/raygate/internal/explain"
+	"github.com/raygate/raygate/internal/identity"
 )
 
 // Healthz answers 200 while the process runs. It needs no credentials and
@@ -52,37 +56,72 @@ type ClusterAccess struct {
 // serveOwn answers the gateway's own endpoints under /_raygate/.
 func (x *exchange) serveOwn(path string) {
 	switch path {
-	case "/_raygate/whoami":
+	case decision.EndpointWhoAmI:
 		x.ev.Action = "gateway.whoami"
-		if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
-			x.w.Header().Set("Allow", "GET, HEAD")
-			x.deny(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", "use GET")
-			return
+		if id, ok := x.ownCaller(); ok {
+			x.whoAmI(id)
 		}
-		id, ok := x.authenticate()
-		if !ok {
-			return
+	case decision.EndpointExplain:
+		x.ev.Action = "gateway.explain"
+		if id, ok := x.ownCaller(); ok {
+			x.explain(id)
 		}
-		out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
-		if out.Groups == nil {
-			out.Groups = []string{}
-		}
-		for _, c := range x.st.Registry.Clusters() {
-			role, _, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: c.Namespace, Name: c.Name, Bindings: c.Bindings})
-			if err != nil {
-				x.g.log.Warn("role could not be resolved; cluster left out of whoami", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
-				continue
-			}
-			if role != authz.RoleNone {
-				out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/", Owner: c.Owner})
-			}
-		}
-		sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })
-		x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
-		x.w.Header().Set("Content-Type", "application/json")
-		x.w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(&x.w).Encode(out)
 	default:
 		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
 	}
+}
+
+// ownCaller answers a method other than GET and HEAD with 405, and
+// authenticates the caller.
+func (x *exchange) ownCaller() (*identity.Identity, bool) {
+	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+		x.w.Header().Set("Allow", "GET, HEAD")
+		x.deny(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", "use GET")
+		return nil, false
+	}
+	return x.authenticate()
+}
+
+func (x *exchange) whoAmI(id *identity.Identity) {
+	out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
+	if out.Groups == nil {
+		out.Groups = []string{}
+	}
+	for _, c := range x.st.Registry.Clusters() {
+		role, _, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: c.Namespace, Name: c.Name, Bindings: c.Bindings})
+		if err != nil {
+			x.g.log.Warn("role could not be resolved; cluster left out of whoami", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
+			continue
+		}
+		if role != authz.RoleNone {
+			out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/", Owner: c.Owner})
+		}
+	}
+	sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })
+	x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
+	x.writeJSON(out)
+}
+
+// explain answers GET /_raygate/explain?method=M&path=P: the gateway's
+// decision on that request for the caller itself, step by step. A
+// cluster the caller has no role on is "not found", whether or not it
+// exists.
+func (x *exchange) explain(id *identity.Identity) {
+	q, err := explain.ParseQuery(x.r.URL.RawQuery)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "explain: ")
+		x.deny(http.StatusBadRequest, "bad_request", "explain: bad query", msg+" (ask ?method=GET&path=/clusters/NAMESPACE/NAME/...)")
+		return
+	}
+	p := explain.Policy{Config: x.st.Config, Registry: x.st.Registry, Roles: x.st.Roles, RBACAsked: true, Private: true}
+	e := explain.Explain(x.r.Context(), p, q, explain.As(id))
+	x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
+	x.writeJSON(e)
+}
+
+func (x *exchange) writeJSON(v any) {
+	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header().Set("Cache-Control", "no-store")
+	x.w.Header().Set("X-Content-Type-Options", "nosniff")
+	_ = json.NewEncoder(&x.w).Encode(v)
 }

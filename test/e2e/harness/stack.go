@@ -37,6 +37,21 @@ type Stack struct {
 	Config GatewayConfig
 }
 
+// DemoAccess is the demo's bindings, by cluster, as config lines.
+// test/demo/raygate.yaml, the demo's policy for raygate explain and its
+// kin, holds the same bindings (a test keeps them equal).
+var DemoAccess = map[string][]string{
+	"team-a/ray1": {
+		"{role: developer, groups: [team-a]}",
+		"{role: viewer, groups: [team-a-viewers]}",
+		"{role: admin, groups: [platform-admins]}",
+	},
+	"team-b/ray1": {
+		"{role: developer, groups: [team-b]}",
+		"{role: admin, groups: [platform-admins]}",
+	},
+}
+
 // StackOptions tune StartStack.
 type StackOptions struct {
 	// TapTeamA puts a recording Tap between the gateway and team-a's head.
@@ -91,15 +106,8 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 		Issuer:  s.Dex.Issuer,
 		APIKeys: []string{fmt.Sprintf("{name: ci-bot, sha256: %s, user: ci-bot, groups: [team-a]}", hex.EncodeToString(sum[:]))},
 		Clusters: []ClusterConfig{
-			{Namespace: "team-a", Name: "ray1", Upstream: upA, TokenFile: s.RayA.TokenFile, Access: []string{
-				"{role: developer, groups: [team-a]}",
-				"{role: viewer, groups: [team-a-viewers]}",
-				"{role: admin, groups: [platform-admins]}",
-			}},
-			{Namespace: "team-b", Name: "ray1", Upstream: s.RayB.Dashboard, TokenFile: s.RayB.TokenFile, Access: []string{
-				"{role: developer, groups: [team-b]}",
-				"{role: admin, groups: [platform-admins]}",
-			}},
+			{Namespace: "team-a", Name: "ray1", Upstream: upA, TokenFile: s.RayA.TokenFile, Access: DemoAccess["team-a/ray1"]},
+			{Namespace: "team-b", Name: "ray1", Upstream: s.RayB.Dashboard, TokenFile: s.RayB.TokenFile, Access: DemoAccess["team-b/ray1"]},
 		},
 	}
 	logf("starting raygate")
