@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bufio"
-	"flag"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
