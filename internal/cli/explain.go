@@ -22,7 +22,7 @@ func init() {
 	c := &Command{
 		Name:    "explain",
 		Summary: "explain the gateway's decision on one request: every step, the role and the binding that gives it, the reason",
-		Usage: "explain --config FILE (--user U [--group G]... [--service-account NS/NAME] | --token TOKEN|-) [--kubeconfig FILE] [--job-owner USER] [--upgrade] [--format text|json] METHOD PATH\n" +
+		Usage: "explain --config FILE (--user U [--group G]... [--service-account NS/NAME] | --token TOKEN|-) [--kubeconfig FILE] [--job-owner USER | --job-missing] [--upgrade] [--format text|json] METHOD PATH\n" +
 			"       raygate explain --audit FILE|- --request-id ID [--config FILE [--kubeconfig FILE]] [--format text|json]",
 	}
 	c.Run = func(ctx context.Context, env Env, args []string) error {
@@ -35,6 +35,7 @@ func init() {
 		token := fs.String("token", "", "verify this bearer token or API key as the gateway does and explain for whom it proves (- reads it from stdin); only the issuer's key set is fetched")
 		kubeconfig := fs.String("kubeconfig", "", "ask this API server: SubjectAccessReviews for RBAC roles, TokenReviews for --token")
 		jobOwner := fs.String("job-owner", "", "for a stop or delete: the job's owner as the cluster would report it (\"\" for none); otherwise both cases are explained")
+		jobMissing := fs.Bool("job-missing", false, "for a stop or delete: the cluster reports no such job")
 		upgrade := fs.Bool("upgrade", false, "the request asks for a protocol upgrade (WebSocket)")
 		format := fs.String("format", formatText, "output format: text or json")
 		auditFile := fs.String("audit", "", "explain a past request from this audit log (- for stdin), with --request-id")
@@ -49,7 +50,7 @@ func init() {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if *auditFile != "" || *requestID != "" {
-			for _, f := range []string{"user", "group", "service-account", "token", "job-owner", "upgrade"} {
+			for _, f := range []string{"user", "group", "service-account", "token", "job-owner", "job-missing", "upgrade"} {
 				if set[f] {
 					return usageErr("--%s does not go with --audit", f)
 				}
@@ -69,7 +70,7 @@ func init() {
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		q := explain.Query{Method: pos[0], Path: path, Upgrade: *upgrade}
+		q := explain.Query{Method: pos[0], Path: path, Upgrade: *upgrade, JobMissing: *jobMissing}
 		if set["job-owner"] {
 			q.JobOwner = jobOwner
 		}

@@ -120,8 +120,16 @@ const (
 	EndpointExplain = "/_raygate/explain"
 )
 
-// Endpoints lists the endpoints above.
-var Endpoints = []string{EndpointWhoAmI, EndpointExplain}
+// Endpoints maps raygate's own endpoints to their action in the audit
+// log.
+var Endpoints = map[string]string{EndpointWhoAmI: ActionWhoAmI, EndpointExplain: ActionExplain}
+
+// The audit log's actions of requests raygate answers itself.
+const (
+	ActionHealth  = "gateway.health"
+	ActionWhoAmI  = "gateway.whoami"
+	ActionExplain = "gateway.explain"
+)
 
 var noRoute = Refusal{Status: http.StatusNotFound, Code: "not_found", Reason: ReasonNoRoute, Message: msgNotFound}
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -205,6 +204,7 @@ func (b *builder) run(ctx context.Context, who Caller) {
 	b.step("method", StepPass, "%s is a method raygate forwards", q.Method)
 	if decoded, err := url.PathUnescape(q.Path); err == nil && decision.IsProbe(decoded) {
 		b.step("path", StepPass, "a health probe: raygate answers it itself, without credentials")
+		b.e.Action = decision.ActionHealth
 		b.allow(http.StatusOK, "health probe")
 		return
 	}
@@ -238,11 +238,13 @@ func (b *builder) run(ctx context.Context, who Caller) {
 
 // own explains raygate's own endpoints.
 func (b *builder) own(ctx context.Context, who Caller) {
-	if !slices.Contains(decision.Endpoints, b.q.Path) {
+	action, ok := decision.Endpoints[b.q.Path]
+	if !ok {
 		b.step("path", StepStop, "under /_raygate/ but none of raygate's own endpoints")
 		b.refuse(decision.NoRoute())
 		return
 	}
+	b.e.Action = action
 	b.step("path", StepPass, "raygate's own endpoint %s: answered by raygate, never forwarded", b.q.Path)
 	if b.q.Method != http.MethodGet && b.q.Method != http.MethodHead {
 		b.step("method", StepStop, "%s answers GET and HEAD only", b.q.Path)
@@ -552,21 +554,26 @@ func (b *builder) ownership(res decision.Result, id *identity.Identity) (string,
 	if jobs.CouldNameDriver(jobID) {
 		rule += "; Ray reads this id as a driver job id first, and raygate acts on the submission id the cluster reports (a job without one answers 409)"
 	}
-	if o := b.q.JobOwner; o != nil {
-		owner := *o
-		e.Ownership.Owner = o
-		stop := decision.Stop(c, role, id.User, jobID, jobs.Job{SubmissionID: subID, Owner: owner}, nil)
-		e.Action = string(stop.Action)
-		who := strconv.Quote(owner)
-		if owner == "" {
-			who = "nobody"
+	if o := b.q.JobOwner; o != nil || b.q.JobMissing {
+		var stop decision.StopResult
+		var told string
+		if b.q.JobMissing {
+			stop, told = missing, "the cluster reports no job "+jobID
+		} else {
+			e.Ownership.Owner = o
+			stop = decision.Stop(c, role, id.User, jobID, jobs.Job{SubmissionID: subID, Owner: *o}, nil)
+			told = "the cluster reports " + strconv.Quote(*o) + " as the owner"
+			if *o == "" {
+				told = "the cluster reports no owner"
+			}
 		}
+		e.Action = string(stop.Action)
 		if stop.Refused() {
-			b.step("ownership", StepStop, "the cluster reports %s as the owner: %s; %s", who, stop.Action, stop.Reason)
+			b.step("ownership", StepStop, "%s: %s; %s", told, stop.Action, stop.Reason)
 			b.refuse(stop.Refusal)
 			return "", false
 		}
-		b.step("ownership", StepPass, "the cluster reports %s as the owner: %s; %s", who, stop.Action, stop.Decision.Reason)
+		b.step("ownership", StepPass, "%s: %s; %s", told, stop.Action, stop.Decision.Reason)
 		b.allow(0, stop.Decision.Reason)
 		return stopPath(b.q.Method, stop.ID, forwarded), true
 	}

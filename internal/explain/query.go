@@ -23,6 +23,9 @@ type Query struct {
 	// that the explanation can settle the ownership rule. When nil, both
 	// cases are described.
 	JobOwner *string
+	// JobMissing says that the cluster reports no job by the id a stop or
+	// delete names (JobOwner is then ignored).
+	JobMissing bool
 }
 
 // Bounds of a query's parts.

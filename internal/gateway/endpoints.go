@@ -57,12 +57,12 @@ type ClusterAccess struct {
 func (x *exchange) serveOwn(path string) {
 	switch path {
 	case decision.EndpointWhoAmI:
-		x.ev.Action = "gateway.whoami"
+		x.ev.Action = decision.ActionWhoAmI
 		if id, ok := x.ownCaller(); ok {
 			x.whoAmI(id)
 		}
 	case decision.EndpointExplain:
-		x.ev.Action = "gateway.explain"
+		x.ev.Action = decision.ActionExplain
 		if id, ok := x.ownCaller(); ok {
 			x.explain(id)
 		}

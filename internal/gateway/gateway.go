@@ -111,7 +111,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Probes need no credentials; they are audited like everything
 		// else on the public listener (point probes at the metrics
 		// listener to keep them out of the audit log).
-		x.ev.Action, x.ev.Decision, x.ev.Reason = "gateway.health", audit.Allow, "health probe"
+		x.ev.Action, x.ev.Decision, x.ev.Reason = decision.ActionHealth, audit.Allow, "health probe"
 		if r.URL.Path == "/healthz" {
 			Healthz(&x.w, r)
 		} else {

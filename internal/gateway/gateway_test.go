@@ -38,7 +38,7 @@ type fakeRay struct {
 	calls   []string
 }
 
-func newFakeRay(t *testing.T, token string) *fakeRay {
+func newFakeRay(t testing.TB, token string) *fakeRay {
 	f := &fakeRay{token: token, jobs: map[string]map[string]string{}, drivers: map[string]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -118,7 +118,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) events(t *testing.T) []audit.Event {
+func (s *syncBuffer) events(t testing.TB) []audit.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []audit.Event
@@ -149,7 +149,7 @@ var users = map[string]string{
 	"eve":   "key-eve",   // team-b developer
 }
 
-func testConfig(t *testing.T, rayA, rayB string, extra string) string {
+func testConfig(t testing.TB, rayA, rayB string, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.token"), []byte("cluster-a-token\n"), 0o600); err != nil {
@@ -195,7 +195,7 @@ type harness struct {
 	m     *metrics.Metrics
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{rayA: newFakeRay(t, "cluster-a-token"), rayB: newFakeRay(t, ""), audit: &syncBuffer{}, m: metrics.New()}
 	h.path = testConfig(t, h.rayA.srv.URL, h.rayB.srv.URL, "")
@@ -248,7 +248,7 @@ func readBody(t *testing.T, r *http.Response) string {
 	return string(b)
 }
 
-func lastEvent(t *testing.T, h *harness) audit.Event {
+func lastEvent(t testing.TB, h *harness) audit.Event {
 	t.Helper()
 	evs := h.audit.events(t)
 	if len(evs) == 0 {
