@@ -4,7 +4,8 @@
 // RayCluster (rayclusters.ray.io, by name, in its namespace), and combines
 // the answer with the cluster's own bindings: the higher role wins. Reviews
 // are cached, allows and denies each for their own short TTL, in a bounded
-// cache; a failed review is never cached and denies.
+// cache; a failed review is never cached and denies. GrantsOf reads RBAC
+// the other way round: which bindings grant the verbs on a cluster.
 package rbac
 
 import (
