@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
@@ -138,7 +139,7 @@ func WhoCan(ctx context.Context, p explain.Policy, action authz.Action, namespac
 		}
 		as := "user " + k.User
 		if len(k.Groups) > 0 {
-			as += fmt.Sprintf(", groups %v", k.Groups)
+			as += ", groups " + strings.Join(k.Groups, ", ")
 		}
 		out.Holders = append(out.Holders, Holder{Kind: KindAPIKey, Name: k.Name, Role: m.Role.String(), As: as, Via: viaOf(m)})
 	}

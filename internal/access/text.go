@@ -27,9 +27,9 @@ func WriteWhoCanText(w io.Writer, r *WhoCanResult) error {
 	}
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, h := range r.Holders {
-		via := h.Via.String()
+		via := "at " + h.Via.String()
 		if h.As != "" {
-			via = h.As + ": " + h.Via.Binding + ", " + via
+			via = "as " + h.As + "; by " + h.Via.Binding + " at " + h.Via.String()
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", h.Kind, h.Name, h.Role, via)
 	}

@@ -510,9 +510,6 @@ func (b *builder) actionStep(res decision.Result, c *route.Cluster) {
 	} else {
 		detail = fmt.Sprintf("%s (%s)", a, b.rayRequest())
 	}
-	if b.q.Upgrade {
-		detail += "; a protocol upgrade, which only the job log tail accepts"
-	}
 	if c != nil && res.Role != authz.RoleNone {
 		needs := res.Decision.Needs
 		if needs == authz.RoleNone {
@@ -520,6 +517,9 @@ func (b *builder) actionStep(res decision.Result, c *route.Cluster) {
 		}
 		b.e.RequiredRole = needs.String()
 		detail += ", needs " + needs.String()
+	}
+	if b.q.Upgrade {
+		detail += "; a protocol upgrade (WebSocket), which only the job log tail accepts"
 	}
 	b.step("action", StepPass, "%s", detail)
 }

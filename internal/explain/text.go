@@ -48,6 +48,9 @@ func Summary(e *Explanation) string {
 	if e.Condition != "" {
 		b.WriteString(", " + e.Condition)
 	}
+	if e.RBAC == "not asked" && e.Role != "admin" {
+		b.WriteString("; by the bindings alone: Kubernetes RBAC was not asked")
+	}
 	return b.String()
 }
 
