@@ -312,7 +312,9 @@ func describeSubject(s *Subject) string {
 func (b *builder) cluster(ctx context.Context, t route.Target, id *identity.Identity) {
 	p, e := b.p, b.e
 	res := decision.Decide(ctx, p.Registry, p.Roles, decision.Request{Method: b.q.Method, Target: t, Upgrade: b.q.Upgrade, Identity: id})
-	e.Reviews = p.Reviews.take()
+	if reviews := p.Reviews.take(); !p.Private {
+		e.Reviews = reviews
+	}
 	e.Action, e.JobID = string(res.Request.Action), res.Request.JobID
 	// A role that could not be resolved is a 503 whether or not the
 	// caller has one; every other answer without a role is "not found".
