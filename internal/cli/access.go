@@ -56,7 +56,9 @@ func init() {
 		}
 		var grants func(context.Context, string, string) ([]rbac.Grant, error)
 		if kc != nil && p.RBAC() {
-			grants = func(ctx context.Context, ns, name string) ([]rbac.Grant, error) { return rbac.Grants(ctx, kc.Core, ns, name) }
+			grants = func(ctx context.Context, ns, name string) ([]rbac.Grant, error) {
+				return rbac.Grants(ctx, kc.Core, ns, name)
+			}
 		}
 		r, err := access.WhoCan(ctx, p, action, ns, name, grants)
 		if err != nil {
