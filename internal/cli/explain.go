@@ -128,6 +128,8 @@ func readToken(v string, stdin io.Reader) (string, error) {
 	v = strings.TrimSpace(v)
 	if s, ok := cutPrefixFold(v, "bearer "); ok {
 		v = strings.TrimSpace(s)
+	} else if strings.EqualFold(v, "bearer") {
+		v = ""
 	}
 	if v == "" {
 		return "", usageErr("--token is empty")

@@ -102,3 +102,41 @@ func TestPolicyGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("clusters:\n  - name: Bad\n"), 0o600)
+	badTests := filepath.Join(dir, "tests.yaml")
+	_ = os.WriteFile(badTests, []byte("tests:\n  - {user: a, request: GET /, expect: maybe}\n"), 0o600)
+	runCases(t, []cliCase{
+		{"explain help", []string{"explain", "--help"}, ExitOK, "--request-id", "", false},
+		{"explain no request", []string{"explain", "--config", demo, "--user", "a"}, ExitUsage, "", "want METHOD PATH", true},
+		{"explain bad method", []string{"explain", "--config", demo, "--user", "a", "G(T", "/"}, ExitUsage, "", "not an HTTP method token", true},
+		{"explain relative path", []string{"explain", "--config", demo, "--user", "a", "GET", "clusters/a/b/"}, ExitUsage, "", "must start with /", true},
+		{"explain no config", []string{"explain", "--user", "a", "GET", "/"}, ExitUsage, "", "--config is required", true},
+		{"explain missing config", []string{"explain", "--config", filepath.Join(dir, "nope.yaml"), "--user", "a", "GET", "/"}, ExitUsage, "", "nope.yaml: cannot read config", true},
+		{"explain invalid config", []string{"explain", "--config", bad, "--user", "a", "GET", "/"}, ExitUsage, "", bad + ":2: clusters[0].name", false},
+		{"explain no user", []string{"explain", "--config", demo, "GET", "/"}, ExitUsage, "", "no user", true},
+		{"explain token and user", []string{"explain", "--config", demo, "--token", "x", "--user", "a", "GET", "/"}, ExitUsage, "", "--token names the caller", true},
+		{"explain empty token", []string{"explain", "--config", demo, "--token", "Bearer ", "GET", "/"}, ExitUsage, "", "--token is empty", true},
+		{"explain bad service account", []string{"explain", "--config", demo, "--service-account", "x", "GET", "/"}, ExitUsage, "", "is not namespace/name", true},
+		{"explain bad format", []string{"explain", "--config", demo, "--user", "a", "--format", "xml", "GET", "/"}, ExitUsage, "", "unknown --format", true},
+		{"explain bad kubeconfig", []string{"explain", "--config", demo, "--user", "a", "--kubeconfig", filepath.Join(dir, "kc"), "GET", "/"}, ExitUsage, "", "--kubeconfig", true},
+		{"explain flags after", []string{"explain", "GET", "/clusters/team-a/ray1/", "--config", demo, "--user", "dave@example.com", "--group", "platform-admins"}, ExitOK, "allow: forwarded", "", false},
+		{"explain audit without id", []string{"explain", "--audit", tdata + "audit.log"}, ExitUsage, "", "go together", true},
+		{"explain audit with user", []string{"explain", "--audit", tdata + "audit.log", "--request-id", "x", "--user", "a"}, ExitUsage, "", "--user does not go with --audit", true},
+		{"explain audit with request", []string{"explain", "--audit", tdata + "audit.log", "--request-id", "x", "GET", "/"}, ExitUsage, "", "unexpected argument", true},
+		{"explain audit missing file", []string{"explain", "--audit", filepath.Join(dir, "none.log"), "--request-id", "x"}, ExitUsage, "", "no such file", true},
+		{"who-can unknown action", []string{"who-can", "--config", demo, "jobs.run", "team-a/ray1"}, ExitUsage, "", `unknown action "jobs.run"`, true},
+		{"who-can bad cluster", []string{"who-can", "--config", demo, "jobs.submit", "team-a"}, ExitUsage, "", "NAMESPACE/NAME", true},
+		{"who-can one arg", []string{"who-can", "--config", demo, "jobs.submit"}, ExitUsage, "", "want ACTION NAMESPACE/NAME", true},
+		{"access no user", []string{"access", "--config", demo}, ExitUsage, "", "no user", true},
+		{"access extra", []string{"access", "--config", demo, "--user", "a", "x"}, ExitUsage, "", "unexpected argument", true},
+		{"diff one", []string{"diff", demo}, ExitUsage, "", "want OLD.yaml NEW.yaml", true},
+		{"diff invalid", []string{"diff", demo, bad}, ExitUsage, "", bad + ":2:", false},
+		{"test no file", []string{"test", "--config", demo}, ExitUsage, "", "no tests file", true},
+		{"test bad file", []string{"test", "--config", demo, badTests}, ExitUsage, "", badTests + ":2: expect: must be allow, deny or notfound", true},
+		{"test missing file", []string{"test", "--config", demo, filepath.Join(dir, "none.yaml")}, ExitUsage, "", "no such file", true},
+	})
+}
