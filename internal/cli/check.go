@@ -3,18 +3,21 @@ package cli
 import (
 	"context"
 	"fmt"
+
+	"github.com/raygate/raygate/internal/config"
 )
 
 func init() {
 	c := &Command{
 		Name:    "check",
 		Summary: "validate a config file; list every problem as FILE:LINE: message",
-		Usage:   "check --config FILE",
+		Usage:   "check --config FILE [--skip-files] [--quiet]",
 	}
 	c.Run = func(_ context.Context, env Env, args []string) error {
 		fs := newFlagSet(c, env)
 		path := fs.String("config", "", "config file (YAML); required")
 		quiet := fs.Bool("quiet", false, "print nothing when the config is valid")
+		skipFiles := fs.Bool("skip-files", false, "do not check the files the config names (certificates, Ray tokens, CA bundles, kubeconfigs, the audit folder), which may exist only where raygate is deployed")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -26,7 +29,11 @@ func init() {
 		if *path == "" {
 			return usageErr("--config is required")
 		}
-		cfg, err := loadConfig(env, *path)
+		load := config.Load
+		if *skipFiles {
+			load = config.LoadPolicy
+		}
+		cfg, err := loadConfigWith(env, *path, load)
 		if err != nil {
 			return err
 		}

@@ -140,3 +140,10 @@ func TestPolicyCommandErrors(t *testing.T) {
 		{"test missing file", []string{"test", "--config", demo, filepath.Join(dir, "none.yaml")}, ExitUsage, "", "no such file", true},
 	})
 }
+
+func TestCheckSkipFiles(t *testing.T) {
+	runCases(t, []cliCase{
+		{"check reads named files", []string{"check", "--config", tdata + "new.yaml"}, ExitFailure, "", "new.yaml:28: clusters[2].rayTokenFile: cannot read token file", false},
+		{"check --skip-files", []string{"check", "--skip-files", "--config", tdata + "new.yaml"}, ExitOK, "ok (3 clusters", "", false},
+	})
+}

@@ -44,7 +44,12 @@ func init() {
 
 // loadConfig loads a config, printing every problem on its own line.
 func loadConfig(env Env, path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	return loadConfigWith(env, path, config.Load)
+}
+
+// loadConfigWith is loadConfig with config.Load or config.LoadPolicy.
+func loadConfigWith(env Env, path string, load func(string) (*config.Config, error)) (*config.Config, error) {
+	cfg, err := load(path)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {

@@ -139,6 +139,8 @@ kubernetes: {kubeconfig: /etc/raygate/kubeconfig}
 		!strings.Contains(e.Reviews[1].Reason, "ray-devs") {
 		t.Fatalf("ann explained as %+v", e)
 	}
+	t.Logf("explain, text:\n%s", run("explain", "--config", cfg, "--kubeconfig", kc, "--user", "ann@example.com", "POST", "/clusters/"+ns+"/ray1/api/jobs/"))
+	t.Logf("who-can, text:\n%s", run("who-can", "--config", cfg, "--kubeconfig", kc, "jobs.submit", ns+"/ray1"))
 	e = explainAs("--user", "bo@example.com", "--group", "ml-devs", "--group", "viewers", "DELETE", "/clusters/"+ns+"/ray1/api/jobs/raysubmit_1")
 	if e.Role != "developer" || e.Condition == "" || e.Ownership == nil || e.Ownership.Other != "deny 403" {
 		t.Fatalf("a group member explained as %+v", e)
