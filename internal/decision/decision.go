@@ -225,8 +225,9 @@ func Decide(ctx context.Context, reg route.Registry, roles authz.RoleResolver, r
 	return res
 }
 
-// Allows decides whether role may perform action on cluster c. It is the
-// one place an action's least role on a cluster is read.
+// Allows decides whether role may perform action on cluster c (nil for
+// the defaults). It is the one place an action's least role on a cluster
+// is read.
 func Allows(_ *route.Cluster, role authz.Role, action authz.Action) authz.Decision {
 	return authz.Decide(role, action)
 }

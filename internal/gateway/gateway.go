@@ -139,16 +139,8 @@ type exchange struct {
 	ticket limit.Ticket
 }
 
-// refuse answers a refusal the decision made; a 403 names the action and
-// the role it needs.
+// refuse answers a refusal the decision made.
 func (x *exchange) refuse(ref decision.Refusal) {
-	if ref.Status == http.StatusForbidden {
-		x.ev.Decision = audit.Deny
-		x.ev.Reason = ref.Reason
-		proxy.WriteErrorBody(&x.w, ref.Status, proxy.ErrorBody{Error: ref.Code, Message: ref.Message, RequestID: x.ev.RequestID,
-			Action: x.ev.Action, RequiredRole: ref.Needs.String(), Role: x.ev.Role})
-		return
-	}
 	x.deny(ref.Status, ref.Code, ref.Reason, ref.Message)
 }
 
@@ -193,7 +185,11 @@ func (x *exchange) serve() {
 		x.g.log.Warn("role could not be resolved", "request_id", x.ev.RequestID, "cluster", d.Cluster.Key, "error", d.Err)
 	}
 	x.ev.Reason = d.Decision.Reason
-	if d.Refused() {
+	switch {
+	case d.Status == http.StatusForbidden:
+		x.forbid(d.Decision, d.Request.Action, d.Role, d.Cluster.Key)
+		return
+	case d.Refused():
 		x.refuse(d.Refusal)
 		return
 	}

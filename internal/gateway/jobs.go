@@ -46,7 +46,11 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 	stop := decision.Stop(c, role, user, jobID, job, err)
 	x.ev.Action = string(stop.Action)
 	x.ev.Reason = stop.Decision.Reason
-	if stop.Refused() {
+	switch {
+	case stop.Status == http.StatusForbidden:
+		x.forbid(stop.Decision, stop.Action, role, c.Key)
+		return false
+	case stop.Refused():
 		x.refuse(stop.Refusal)
 		return false
 	}
