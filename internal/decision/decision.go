@@ -29,6 +29,8 @@ type Refusal struct {
 	// Reason is the audit log's reason.
 	Reason string
 	// Message is what the caller is told; it reveals nothing internal.
+	// For a 403 it is left empty: the answer words it with
+	// ForbiddenMessage, so that deciding allocates nothing.
 	Message string
 	// Needs is, for a 403, the least role the action needs.
 	Needs authz.Role
@@ -233,8 +235,11 @@ func Allows(_ *route.Cluster, role authz.Role, action authz.Action) authz.Decisi
 }
 
 func forbidden(d authz.Decision) Refusal {
-	return Refusal{Status: http.StatusForbidden, Code: "forbidden", Reason: d.Reason, Message: "forbidden: " + d.Reason, Needs: d.Needs}
+	return Refusal{Status: http.StatusForbidden, Code: "forbidden", Reason: d.Reason, Needs: d.Needs}
 }
+
+// ForbiddenMessage is what a caller refused an action is told.
+func ForbiddenMessage(reason string) string { return "forbidden: " + reason }
 
 // StopResult is the decision on a stop or delete once the job's owner is
 // known.

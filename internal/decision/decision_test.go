@@ -112,7 +112,7 @@ func TestDecide(t *testing.T) {
 			if res.Status != tc.status || reason != tc.reason || res.Request.Action != tc.action || res.Role != tc.role || res.Redirect != tc.redirect || res.CheckOwner != tc.owner {
 				t.Fatalf("Decide = %+v", res)
 			}
-			if tc.status == 403 && (res.Needs == authz.RoleNone || res.Message != "forbidden: "+tc.reason) {
+			if tc.status == 403 && (res.Needs == authz.RoleNone || ForbiddenMessage(res.Reason) != "forbidden: "+tc.reason) {
 				t.Fatalf("403 without the role it needs: %+v", res.Refusal)
 			}
 			if tc.status == 404 && (res.Message != "not found" || res.Role != authz.RoleNone || res.RoleSource != "") {

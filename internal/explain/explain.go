@@ -185,8 +185,11 @@ func (b *builder) refuse(ref decision.Refusal) {
 	if ref.Status == http.StatusNotFound {
 		e.Outcome = OutcomeNotFound
 	}
-	if ref.Status == http.StatusForbidden && ref.Needs != authz.RoleNone {
-		e.RequiredRole = ref.Needs.String()
+	if ref.Status == http.StatusForbidden {
+		e.Message = decision.ForbiddenMessage(ref.Reason)
+		if ref.Needs != authz.RoleNone {
+			e.RequiredRole = ref.Needs.String()
+		}
 	}
 }
 
