@@ -147,3 +147,23 @@ func TestCheckSkipFiles(t *testing.T) {
 		{"check --skip-files", []string{"check", "--skip-files", "--config", tdata + "new.yaml"}, ExitOK, "ok (3 clusters", "", false},
 	})
 }
+
+// TestViewerGainingSubmitIsCaught: a change that quietly lets the demo's
+// viewers submit jobs (team-a-viewers added to the developers' binding)
+// fails raygate diff --fail-on-gain, naming the gain, and fails the demo's
+// policy test that a viewer cannot submit, with the binding that allows it.
+func TestViewerGainingSubmitIsCaught(t *testing.T) {
+	code, out, errOut := run("diff", "--fail-on-gain", demo, tdata+"new.yaml")
+	if code != ExitFailure || !strings.Contains(out, "+ group team-a-viewers          team-a/ray1  jobs.submit     developer via group team-a-viewers at testdata/policy/new.yaml:17") ||
+		!strings.Contains(errOut, "grants gained (--fail-on-gain)") {
+		t.Fatalf("diff: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run("test", "--config", tdata+"new.yaml", demoTest)
+	if code != ExitFailure || !strings.Contains(out, "FAIL ../../test/demo/policy-tests.yaml:18: a viewer cannot submit: want deny, got allow") ||
+		!strings.Contains(out, "developer from group team-a-viewers at testdata/policy/new.yaml:17") {
+		t.Fatalf("test: exit %d\n%s", code, out)
+	}
+	if code, out, _ := run("test", "--config", demo, demoTest); code != ExitOK {
+		t.Fatalf("the demo's own config fails its tests:\n%s", out)
+	}
+}
