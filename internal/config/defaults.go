@@ -1,7 +1,9 @@
 package config
 
 import (
+	"net"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,8 @@ const (
 	DefaultJobSubmitLimit        = 10 << 20
 	DefaultPackageUploadLimit    = 100 << 20
 	DefaultServeDeployLimit      = 10 << 20
+	DefaultSessionMaxLifetime    = 12 * time.Hour
+	DefaultIAPJWKSURL            = "https://www.gstatic.com/iap/verify/public_key-jwk"
 )
 
 // DefaultAlgorithms are the signature algorithms accepted when an issuer
@@ -42,6 +46,8 @@ func setDefault[T comparable](v *T, d T) {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.MetricsListen, DefaultMetricsListen)
+	setDefault(&c.ExternalURL, loopbackURL(c.Listen, c.TLS != nil))
+	c.ExternalURL = strings.TrimSuffix(c.ExternalURL, "/")
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
 	for i := range c.Authentication.OIDC {
 		o := &c.Authentication.OIDC[i]
@@ -51,6 +57,11 @@ func (c *Config) applyDefaults() {
 		if len(o.Algorithms) == 0 {
 			o.Algorithms = append([]string(nil), DefaultAlgorithms...)
 		}
+	}
+	setDefault(&c.Authentication.Session.MaxLifetime, Duration(DefaultSessionMaxLifetime))
+	if iap := c.Authentication.IAP; iap != nil {
+		setDefault(&iap.JWKSURL, DefaultIAPJWKSURL)
+		setDefault(&iap.ClockSkew, Duration(DefaultClockSkew))
 	}
 	tc := &c.Authentication.TokenCache
 	if tc.Size == nil {
@@ -75,6 +86,21 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// loopbackURL is the base URL of a listener on a loopback address, "" for
+// any other address (behind a load balancer or ingress the public URL
+// cannot be guessed).
+func loopbackURL(listen string, tls bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" || port == "" || !isLoopback(host) {
+		return ""
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 // resolvePaths makes every file path in the config absolute, relative to
 // dir (the config file's folder).
 func (c *Config) resolvePaths(dir string) {
@@ -89,6 +115,10 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.Authentication.OIDC {
 		abs(&c.Authentication.OIDC[i].CAFile)
+		abs(&c.Authentication.OIDC[i].ClientSecretFile)
+	}
+	for i := range c.Authentication.Session.KeyFiles {
+		abs(&c.Authentication.Session.KeyFiles[i])
 	}
 	for i := range c.Clusters {
 		abs(&c.Clusters[i].RayTokenFile)
@@ -115,6 +145,10 @@ func (c *Config) Files() []string {
 	}
 	for _, o := range c.Authentication.OIDC {
 		add(o.CAFile)
+		add(o.ClientSecretFile)
+	}
+	for _, f := range c.Authentication.Session.KeyFiles {
+		add(f)
 	}
 	for _, cl := range c.Clusters {
 		add(cl.RayTokenFile)

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,6 +23,12 @@ type validator struct {
 	file     string
 	lines    map[string]int
 	problems Problems
+	warnings Problems
+}
+
+// warnf records a warning: allowed, but discouraged.
+func (v *validator) warnf(path, format string, args ...any) {
+	v.warnings = append(v.warnings, Problem{File: v.file, Line: v.lineOf(path), Field: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 // errf records a problem at field path, on the line of the deepest part of
@@ -56,6 +61,7 @@ func (c *Config) Validate() error {
 	if len(v.problems) > 0 {
 		return v.sorted()
 	}
+	c.warnings = sortProblems(v.warnings)
 	return nil
 }
 
@@ -69,6 +75,7 @@ func (c *Config) validate(v *validator) {
 		checkKeyPair(v, "tls", *c.TLS)
 	}
 	c.validateAuthentication(v)
+	c.validateBrowser(v)
 	c.validateClusters(v)
 	if c.Audit.File != "-" {
 		if st, err := os.Stat(filepath.Dir(c.Audit.File)); err != nil || !st.IsDir() {
@@ -122,8 +129,8 @@ func (w *Webhook) validate(v *validator, path string) {
 
 func (c *Config) validateAuthentication(v *validator) {
 	a := c.Authentication
-	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 {
-		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc or authentication.apiKeys)")
+	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 && a.IAP == nil {
+		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc, authentication.apiKeys or authentication.iap)")
 	}
 	issuers := map[string]int{}
 	for i, o := range a.OIDC {
@@ -233,6 +240,7 @@ func (c *Config) validateClusters(v *validator) {
 		if len(cl.Access) == 0 {
 			v.errf(p+".access", "no bindings: nobody could use this cluster")
 		}
+		validateActionRoles(v, p+".actionRoles", cl.ActionRoles)
 		for j, b := range cl.Access {
 			bp := fmt.Sprintf("%s.access[%d]", p, j)
 			if !validRole(b.Role) {
@@ -259,17 +267,23 @@ func (c *Config) validateClusters(v *validator) {
 
 // ReadToken reads a Ray token file: one non-empty line, surrounding
 // whitespace ignored.
-func ReadToken(path string) (string, error) {
+func ReadToken(path string) (string, error) { return readOneLine(path, "token") }
+
+// ReadSecret reads a file holding one secret (a client secret, a session
+// key): one non-empty line, surrounding whitespace ignored.
+func ReadSecret(path string) (string, error) { return readOneLine(path, "secret") }
+
+func readOneLine(path, what string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read token file: %v", unwrapPathErr(err))
+		return "", fmt.Errorf("cannot read %s file: %v", what, unwrapPathErr(err))
 	}
 	t := strings.TrimSpace(string(b))
 	if t == "" {
-		return "", errors.New("token file is empty")
+		return "", fmt.Errorf("%s file is empty", what)
 	}
 	if strings.ContainsAny(t, "\r\n\t ") {
-		return "", errors.New("token file must hold a single token")
+		return "", fmt.Errorf("%s file must hold a single %s", what, what)
 	}
 	return t, nil
 }

@@ -185,7 +185,7 @@ func (x *exchange) serve() {
 	// Cheap checks first: a role that cannot perform the action is
 	// refused before anything reaches the cluster (a viewer's stop never
 	// triggers an owner lookup).
-	d := authz.Decide(role, req.Action)
+	d := cluster.Policy.Decide(role, req.Action)
 	x.ev.Reason = d.Reason
 	if !d.Allow {
 		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)

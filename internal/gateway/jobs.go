@@ -47,7 +47,7 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 		x.g.log.Warn("job owner lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "job_id", jobID, "error", err)
 	}
 	x.ev.Action = string(stop.Action)
-	d := authz.Decide(role, stop.Action)
+	d := c.Policy.Decide(role, stop.Action)
 	x.ev.Reason = d.Reason
 	switch {
 	case !d.Allow:

@@ -85,9 +85,13 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: cluster %s/%s: upstream: %w", c.Namespace, c.Name, err)
 		}
+		policy, err := authz.NewPolicy(c.ActionRoles)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: cluster %s/%s: %w", c.Namespace, c.Name, err)
+		}
 		rc := &route.Cluster{
 			Namespace: c.Namespace, Name: c.Name, Key: c.Namespace + "/" + c.Name,
-			Upstream: up, Bindings: authz.NewBindings(c.Access),
+			Upstream: up, Bindings: authz.NewBindings(c.Access), Policy: policy,
 		}
 		if c.RayTokenFile != "" {
 			tok, err := config.ReadToken(c.RayTokenFile)

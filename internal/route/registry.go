@@ -19,6 +19,9 @@ type Cluster struct {
 	Token string
 	// Bindings give callers their role on the cluster.
 	Bindings *authz.Bindings
+	// Policy is the least role per action on the cluster; nil is the
+	// defaults.
+	Policy *authz.Policy
 }
 
 // Registry finds clusters by namespace and name. Implementations must be
