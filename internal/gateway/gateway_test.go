@@ -33,9 +33,9 @@ type fakeRay struct {
 	drivers map[string]string
 	seen    []*http.Request
 	bodies  []string
-	fail  bool // answer job lookups with 500
-	next  int
-	calls []string
+	fail    bool // answer job lookups with 500
+	next    int
+	calls   []string
 }
 
 func newFakeRay(t *testing.T, token string) *fakeRay {
