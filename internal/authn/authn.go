@@ -33,6 +33,10 @@ const (
 	ReasonUnverifiedEmail   = "unverified_email"
 	ReasonUnknownAPIKey     = "unknown_api_key"
 	ReasonIdPUnavailable    = "idp_unavailable"
+	ReasonNonce             = "nonce_mismatch"
+	ReasonSessionInvalid    = "session_invalid"
+	ReasonSessionExpired    = "session_expired"
+	ReasonCrossSite         = "cross_site"
 )
 
 // Failure is a refused credential. Msg is safe to show the caller; Err

@@ -63,7 +63,7 @@ type signingKey struct {
 	pub any
 }
 
-func newRSAKey(t *testing.T, kid string) signingKey {
+func newRSAKey(t testing.TB, kid string) signingKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func newRSAKey(t *testing.T, kid string) signingKey {
 	return signingKey{kid: kid, alg: jose.RS256, key: k, pub: &k.PublicKey}
 }
 
-func newECKey(t *testing.T, kid string) signingKey {
+func newECKey(t testing.TB, kid string) signingKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
