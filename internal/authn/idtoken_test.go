@@ -32,7 +32,7 @@ func TestVerifyIDToken(t *testing.T) {
 		{"issued to an accepted audience that is not the client", with(func(c map[string]any) { c["aud"] = "other" }), "raygate", "n-123", ReasonAudience},
 		{"authorized for another client", with(func(c map[string]any) { c["azp"] = "other" }), "raygate", "n-123", ReasonAudience},
 		{"no subject", with(func(c map[string]any) { delete(c, "sub") }), "raygate", "n-123", ReasonClaims},
-		{"expired", with(func(c map[string]any) { c["exp"] = testNow.Add(-5*time.Minute).Unix() }), "raygate", "n-123", ReasonExpired},
+		{"expired", with(func(c map[string]any) { c["exp"] = testNow.Add(-5 * time.Minute).Unix() }), "raygate", "n-123", ReasonExpired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := v.VerifyIDToken(context.Background(), tc.token, tc.client, tc.nonce)
