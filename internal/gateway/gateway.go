@@ -24,6 +24,7 @@ import (
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/ui"
 )
 
 // Gateway serves the public listener.
@@ -124,7 +125,7 @@ type exchange struct {
 func (x *exchange) deny(status int, code, reason, msg string) {
 	x.ev.Decision = audit.Deny
 	x.ev.Reason = reason
-	proxy.WriteError(&x.w, status, code, msg, x.ev.RequestID)
+	ui.WriteError(&x.w, x.r, status, code, msg, x.ev.RequestID)
 }
 
 // denyWith refuses the request for a reason the jobs package found.
@@ -145,6 +146,10 @@ func (x *exchange) serve() {
 	}
 	if strings.HasPrefix(escaped, "/_raygate/") {
 		x.serveOwn(escaped)
+		return
+	}
+	if escaped == "/" {
+		x.serveLanding()
 		return
 	}
 	target, ok := route.Split(escaped)
@@ -188,7 +193,7 @@ func (x *exchange) serve() {
 	d := cluster.Policy.Decide(role, req.Action)
 	x.ev.Reason = d.Reason
 	if !d.Allow {
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+		x.forbid(d, req.Action, role, cluster.Key)
 		return
 	}
 	if target.Rest == "" {
@@ -198,6 +203,9 @@ func (x *exchange) serve() {
 			u += "?" + r.URL.RawQuery
 		}
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
+		return
+	}
+	if x.answerLocally(r.Method, rest) {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
@@ -221,6 +229,9 @@ func (x *exchange) serve() {
 // provider cannot be reached).
 func (x *exchange) authenticate() (*identity.Identity, bool) {
 	id, err := x.st.Authn.Authenticate(x.r.Context(), x.r)
+	if x.st.Browser != nil && isMissing(err) {
+		id, err = x.browserSession(err)
+	}
 	if err == nil {
 		x.ev.User, x.ev.Groups = id.User, id.Groups
 		x.ev.AuthMethod, x.ev.AuthSource = string(id.Method), id.Source
@@ -237,6 +248,9 @@ func (x *exchange) authenticate() (*identity.Identity, bool) {
 	if f.Status == http.StatusServiceUnavailable {
 		x.g.log.Warn("identity provider unavailable", "request_id", x.ev.RequestID, "error", f.Err)
 		x.deny(http.StatusServiceUnavailable, "unavailable", "authentication: "+f.Reason, f.Msg)
+		return nil, false
+	}
+	if x.challenge(f) {
 		return nil, false
 	}
 	challenge := `Bearer realm="raygate"`
@@ -266,6 +280,12 @@ func (x *exchange) finish(start time.Time) {
 		action = "-"
 	}
 	x.g.metrics.Request(x.clusterLabel, action, ev.Decision, ev.Status, d)
+}
+
+// isMissing reports whether authentication found no credential at all.
+func isMissing(err error) bool {
+	var f *authn.Failure
+	return errors.As(err, &f) && f.Reason == authn.ReasonMissing
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -51,7 +51,7 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 	x.ev.Reason = d.Reason
 	switch {
 	case !d.Allow:
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+		x.forbid(d, stop.Action, role, c.Key)
 		return false
 	case errors.Is(err, jobs.ErrNotFound):
 		x.deny(http.StatusNotFound, "not_found", "job not found", "job "+jobID+" does not exist")

@@ -14,6 +14,8 @@ import (
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/signin"
+	"github.com/raygate/raygate/internal/ui"
 )
 
 // State is everything a request needs, built from one config. It is
@@ -31,14 +33,29 @@ type State struct {
 	Jobs jobs.Client
 	// Cert is the public listener's certificate, nil without TLS.
 	Cert *tls.Certificate
+	// Browser is browser sign-in and its session cookie, nil when no
+	// issuer offers login.
+	Browser *signin.Browser
 
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
+	iapKeys   *authn.KeySet
 	limits    config.BodyLimits
 }
 
-// KeySets returns the OIDC key sets by issuer.
-func (s *State) KeySets() map[string]*authn.KeySet { return s.keySets }
+// KeySets returns the key sets to fetch at start: the OIDC issuers', by
+// issuer, and IAP's.
+func (s *State) KeySets() map[string]*authn.KeySet {
+	if s.iapKeys == nil {
+		return s.keySets
+	}
+	out := make(map[string]*authn.KeySet, len(s.keySets)+1)
+	for k, v := range s.keySets {
+		out[k] = v
+	}
+	out[authn.IAPIssuer] = s.iapKeys
+	return out
+}
 
 // Build turns a validated config into a State. prev, the state in force (or
 // nil), lends what is unchanged: OIDC key sets whose issuer config is the
@@ -55,6 +72,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	}
 
 	bearer := &authn.Bearer{Issuers: map[string]authn.TokenVerifier{}, Observer: g.metrics}
+	verifiers := map[string]*authn.OIDC{}
 	for _, o := range cfg.Authentication.OIDC {
 		var ks *authn.KeySet
 		if prev != nil {
@@ -70,7 +88,8 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 			}
 		}
 		st.keySets[o.Issuer] = ks
-		bearer.Issuers[o.Issuer] = authn.NewOIDC(o, ks)
+		verifiers[o.Issuer] = authn.NewOIDC(o, ks)
+		bearer.Issuers[o.Issuer] = verifiers[o.Issuer]
 	}
 	if len(cfg.Authentication.APIKeys) > 0 {
 		bearer.APIKeys = authn.NewAPIKeys(cfg.Authentication.APIKeys)
@@ -78,6 +97,9 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	tc := cfg.Authentication.TokenCache
 	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
 	st.Authn = authn.Chain{bearer}
+	if err := g.buildBrowser(st, prev, verifiers); err != nil {
+		return nil, err
+	}
 
 	reg := route.Static{}
 	for _, c := range cfg.Clusters {
@@ -109,6 +131,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	} else {
 		st.transport = proxy.NewTransport(cfg.Proxy)
 		st.Proxy = proxy.New(st.transport, g.log, g.metrics.UpstreamError)
+		st.Proxy.ErrorPage = ui.WriteError
 	}
 	st.Jobs = jobs.Client{Upstream: st.Proxy}
 	return st, nil

@@ -72,6 +72,9 @@ func renderProblem(w http.ResponseWriter, p Problem) {
 	if heading == "" {
 		heading = defaultHeading(p)
 	}
+	if p.Status == http.StatusNotFound && p.Message == "not found" {
+		p.Message = "there is no cluster or page at this address, or none you have a role on. The clusters you can use are listed on the home page"
+	}
 	p.Heading, p.Message = heading, sentence(p.Message)
 	if p.Status == http.StatusForbidden && p.Role != "" && p.Needs != "" && actionHelp(p.Action) != "" {
 		where := "here"
