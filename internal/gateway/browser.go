@@ -62,7 +62,9 @@ func (x *exchange) challenge(f *authn.Failure) bool {
 	reason := "authentication: " + f.Reason
 	switch {
 	case f.Status == http.StatusForbidden:
-		x.deny(http.StatusForbidden, "forbidden", reason, f.Msg)
+		x.ev.Decision, x.ev.Reason = audit.Deny, reason
+		ui.WriteProblem(&x.w, x.r, ui.Problem{Status: http.StatusForbidden, Code: "forbidden", Message: f.Msg, RequestID: x.ev.RequestID,
+			Heading: "Refused: this request came from another site"})
 		return true
 	case x.st.Browser != nil && signin.Redirects(f) && ui.IsNavigation(x.r):
 		x.ev.Decision, x.ev.Reason = audit.Deny, reason+"; sent to sign-in"

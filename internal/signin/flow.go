@@ -32,7 +32,7 @@ type Result struct {
 func (b *Browser) Serve(w http.ResponseWriter, r *http.Request, requestID string) Result {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	switch r.URL.Path {
 	case PathSignIn:
 		if !getOrHead(w, r, requestID) {

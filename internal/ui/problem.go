@@ -87,7 +87,12 @@ func renderProblem(w http.ResponseWriter, p Problem) {
 	render(w, p.Status, "problem", struct {
 		Problem
 		Title, StatusText, ActionHelp string
-	}{Problem: p, Title: heading, StatusText: http.StatusText(p.Status), ActionHelp: actionHelp(p.Action)})
+	}{Problem: p, Title: heading, StatusText: http.StatusText(p.Status), ActionHelp: actionLong(p.Action)})
+}
+
+func actionLong(action string) string {
+	_, long := actionText(action)
+	return long
 }
 
 // sentence capitalizes msg and ends it with a full stop.
@@ -135,25 +140,31 @@ func defaultHeading(p Problem) string {
 
 // actionHelp says what a Ray action does, to complete "You can't ...".
 func actionHelp(action string) string {
+	short, _ := actionText(action)
+	return short
+}
+
+// actionText says what a Ray action does: briefly, and in more detail.
+func actionText(action string) (short, long string) {
 	switch action {
 	case "dashboard.view":
-		return "open the dashboard"
+		return "open the dashboard", "the dashboard's pages and assets"
 	case "cluster.read":
-		return "read the cluster's jobs and state"
+		return "read the cluster's state", "jobs, nodes, actors, tasks and cluster status"
 	case "logs.read":
-		return "read log files"
+		return "read log files", "the contents of log files (the Logs tab, job and actor logs)"
 	case "jobs.submit":
-		return "submit jobs"
+		return "submit jobs", "submitting jobs and uploading their packages"
 	case "jobs.stop":
-		return "stop or delete your jobs"
+		return "stop your jobs", "stopping or deleting a job you submitted"
 	case "jobs.stop.any":
-		return "stop or delete other people's jobs"
+		return "stop other people's jobs", "stopping or deleting a job someone else submitted"
 	case "serve.deploy":
-		return "deploy or delete Serve applications"
+		return "deploy Serve applications", "deploying, changing or deleting Serve applications"
 	case "cluster.admin":
-		return "administer the cluster (profiling, tracebacks and other admin routes)"
+		return "use admin routes", "profiling, stack traces, and every route raygate does not know"
 	}
-	return ""
+	return "", ""
 }
 
 // WantsHTML reports whether r should be answered with a page: a browser

@@ -162,14 +162,17 @@ func render(w http.ResponseWriter, status int, name string, data any) {
 }
 
 // SetPageHeaders sets the headers every raygate page carries: HTML, never
-// cached, never framed, no referrer, and the Content Security Policy.
+// cached, never framed, no referrer to other sites, and the Content
+// Security Policy. (With no referrer at all, browsers would send "Origin:
+// null" with the sign-out form, and raygate could not tell it from a
+// cross-site POST.)
 func SetPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 }
 
 func initial(name string) string {

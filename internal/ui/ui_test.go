@@ -48,7 +48,7 @@ func checkPage(t *testing.T, rec *httptest.ResponseRecorder) {
 	sum := sha256.Sum256([]byte(style))
 	for k, v := range map[string]string{
 		"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Frame-Options": "DENY",
-		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
 	} {
 		if h.Get(k) != v {
 			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
@@ -95,6 +95,9 @@ func TestLandingWithoutClusters(t *testing.T) {
 	}
 	if strings.Contains(body, "sign-out") {
 		t.Error("a sign-out button for a caller raygate cannot sign out")
+	}
+	if strings.Contains(body, "Session until") {
+		t.Error("a session end shown for a caller without a session")
 	}
 }
 

@@ -27,6 +27,17 @@ type GatewayConfig struct {
 	APIKeys []string
 	// Extra is appended to the file as is (top-level YAML).
 	Extra string
+	// Login, when set, offers browser sign-in with Issuer.
+	Login *LoginConfig
+	// AuthExtra is appended to the authentication section as is (YAML
+	// indented by two spaces, e.g. "  iap: {...}\n").
+	AuthExtra string
+}
+
+// LoginConfig is browser sign-in in a gateway config.
+type LoginConfig struct {
+	// ClientSecretFile holds ClientSecret; SessionKeyFile a session key.
+	ClientSecretFile, SessionKeyFile string
 }
 
 // ClusterConfig is one cluster in a gateway config.
@@ -43,7 +54,14 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 	b.WriteString("authentication:\n")
 	if c.Issuer != "" {
 		fmt.Fprintf(&b, "  oidc:\n    - issuer: %s\n      audiences: [%s]\n", c.Issuer, ClientID)
+		if c.Login != nil {
+			fmt.Fprintf(&b, "      login: true\n      clientID: %s\n      clientSecretFile: %s\n", ClientID, c.Login.ClientSecretFile)
+		}
 	}
+	if c.Login != nil {
+		fmt.Fprintf(&b, "  session:\n    keyFiles: [%s]\n", c.Login.SessionKeyFile)
+	}
+	b.WriteString(c.AuthExtra)
 	if len(c.APIKeys) > 0 {
 		b.WriteString("  apiKeys:\n")
 		for _, k := range c.APIKeys {
