@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs raygate's whole test suite: static checks, unit tests (with the fuzz
 # targets' seed corpora) and the end-to-end tests against real Ray, a real
-# OIDC provider (Dex) and a real kube-apiserver + etcd. Components are
-# installed or built into $HOME/.cache/raygate on first use.
+# OIDC provider (Dex), a real kube-apiserver + etcd and a real headless
+# Chromium. Components are installed or built into $HOME/.cache/raygate
+# (Chromium from Debian with apt-get) on first use.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh unit       static checks and unit tests only
@@ -50,10 +51,11 @@ run_unit() {
 
 run_e2e() {
   step "preparing real components"
-  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_BIN="$artifacts/raygate"
+  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_CHROMIUM RAYGATE_BIN="$artifacts/raygate"
   RAYGATE_RAY_VENV="$("$here/install-ray.sh")" || return 1
   RAYGATE_DEX_BIN="$("$here/build-dex.sh")" || return 1
   KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")" || return 1
+  RAYGATE_CHROMIUM="$("$here/install-chromium.sh")" || return 1
   go build -o "$RAYGATE_BIN" ./cmd/raygate || return 1
   export RAYGATE_E2E_ARTIFACTS="$artifacts"
   step "end-to-end tests (logs in $artifacts)"
