@@ -3,9 +3,11 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,6 +47,9 @@ type ClusterConfig struct {
 	Namespace, Name, Upstream, TokenFile string
 	// Access lines, e.g. "{role: developer, groups: [team-a]}".
 	Access []string
+	// ActionRoles, if not empty, is the cluster's actionRoles as flow
+	// YAML, e.g. "{logs.read: developer}".
+	ActionRoles string
 }
 
 // Render writes the YAML config for listen and metrics addresses.
@@ -73,6 +78,9 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 		fmt.Fprintf(&b, "  - namespace: %s\n    name: %s\n    upstream: %s\n", cl.Namespace, cl.Name, cl.Upstream)
 		if cl.TokenFile != "" {
 			fmt.Fprintf(&b, "    rayTokenFile: %s\n", cl.TokenFile)
+		}
+		if cl.ActionRoles != "" {
+			fmt.Fprintf(&b, "    actionRoles: %s\n", cl.ActionRoles)
 		}
 		b.WriteString("    access:\n")
 		for _, a := range cl.Access {
@@ -127,6 +135,35 @@ func StartRaygateOn(ctx context.Context, bin, dir, name string, port int, cfg Ga
 		return nil, err
 	}
 	return g, nil
+}
+
+// Rewrite replaces the running gateway's config with cfg (same listeners
+// and audit log) and waits until the gateway has reloaded it.
+func (g *Raygate) Rewrite(ctx context.Context, cfg GatewayConfig) error {
+	before := g.reloads(ctx)
+	text := cfg.Render(strings.TrimPrefix(g.URL, "http://"), strings.TrimPrefix(g.MetricsURL, "http://"), g.AuditPath)
+	if err := os.WriteFile(g.ConfigPath, []byte(text), 0o600); err != nil {
+		return err
+	}
+	return WaitHTTP(ctx, g.Proc, g.MetricsURL+"/metrics", nil, 30*time.Second, func(*http.Response) bool { return g.reloads(ctx) > before })
+}
+
+// reloads is the gateway's count of successful reloads.
+func (g *Raygate) reloads(ctx context.Context) int {
+	req, _ := http.NewRequestWithContext(ctx, "GET", g.MetricsURL+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, `raygate_config_reloads_total{result="success"} `); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(n)
+		}
+	}
+	return 0
 }
 
 // Stop stops the gateway (SIGTERM, then drain).
