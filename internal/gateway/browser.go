@@ -175,6 +175,18 @@ func methodLabel(id *identity.Identity) string {
 	return string(id.Method)
 }
 
+// beforeProxy does what browsers need before a request goes to Ray, and
+// reports whether it answered the request itself. A page shown to a
+// browser signed in with its cookie may be framed only by raygate's own
+// origin (cross-site frames get no Lax cookie anyway; this covers the
+// same site).
+func (x *exchange) beforeProxy(id *identity.Identity, rest string) bool {
+	if id.Method == identity.MethodSession {
+		x.w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	}
+	return x.answerLocally(x.r.Method, rest)
+}
+
 // authModeBody is raygate's answer to the dashboard's
 // /api/authentication_mode.
 const authModeBody = `{"authentication_mode": "disabled"}` + "\n"

@@ -175,6 +175,9 @@ func TestBrowserSession(t *testing.T) {
 	if e.User != "carol@example.com" || e.AuthMethod != "session" || e.Action != "dashboard.view" || e.Decision != audit.Allow {
 		t.Fatalf("audit %+v", e)
 	}
+	if resp := r.send(t, "GET", "/clusters/team-a/ray1/", navigate...); resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+		t.Fatalf("the dashboard may be framed by other sites: X-Frame-Options %q", resp.Header.Get("X-Frame-Options"))
+	}
 
 	t.Run("landing page", func(t *testing.T) {
 		resp := r.send(t, "GET", "/", navigate...)
@@ -325,5 +328,21 @@ func TestIAPHeadersNeverReachRay(t *testing.T) {
 				t.Fatalf("Ray received %s", k)
 			}
 		}
+	}
+}
+
+// TestBrowserUpstreamDown: a browser gets a page when the Ray head is
+// down, an API client JSON.
+func TestBrowserUpstreamDown(t *testing.T) {
+	r := newBrowserRig(t, "")
+	r.signIn(t, "/", carol)
+	r.rayA.srv.Close()
+	resp := r.send(t, "GET", "/clusters/team-a/ray1/", navigate...)
+	if page := readBody(t, resp); resp.StatusCode != 502 || !strings.Contains(page, "The Ray cluster did not answer") {
+		t.Fatalf("%s\n%s", resp.Status, page)
+	}
+	resp = r.send(t, "GET", "/clusters/team-a/ray1/api/version", xhr...)
+	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 }

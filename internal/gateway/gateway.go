@@ -205,7 +205,7 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	if x.answerLocally(r.Method, rest) {
+	if x.beforeProxy(id, rest) {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID}
