@@ -36,7 +36,7 @@ func (b *Browser) Authenticate(w http.ResponseWriter, r *http.Request) (*identit
 	}
 	if needsSameOrigin(r) && !b.SameOrigin(r) {
 		return nil, &authn.Failure{Reason: authn.ReasonCrossSite, Status: http.StatusForbidden,
-			Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); it was refused"}
+			Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); no role allows that, so it was refused"}
 	}
 	is := b.byIssuer[s.Issuer]
 	if is == nil {
