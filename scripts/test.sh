@@ -45,7 +45,7 @@ run_unit() {
   step "unit tests"
   go test -json -count=1 ./... | summarize --name "unit tests" || return 1
   step "race detector on the request path"
-  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ \
+  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/signin/ ./internal/session/ \
     | summarize --name "race tests" || return 1
 }
 

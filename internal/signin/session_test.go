@@ -111,24 +111,37 @@ func TestSessionRenewal(t *testing.T) {
 	if got := body(br.get(r.srv.URL + "/x")); got != "carol@example.com team-a-viewers" || r.idp.Refreshes() != 0 {
 		t.Fatalf("%q, %d refreshes", got, r.idp.Refreshes())
 	}
-	// Within a minute of expiry, many requests at once: one renewal, and
-	// every request gets the renewed session.
+	// Within a minute of expiry, many requests at once, all with the old
+	// cookie (as a dashboard sends them): one renewal, and every request
+	// gets the renewed session.
 	r.b.now = func() time.Time { return time.Now().Add(90 * time.Second) }
 	var wg sync.WaitGroup
-	got := make([]string, 8)
-	for i := range got {
-		wg.Go(func() { got[i] = body(br.get(r.srv.URL + "/x")) })
+	tabs := make([]*browser, 8)
+	got := make([]string, len(tabs))
+	for i := range tabs {
+		tabs[i] = newBrowser(t)
+		for k, v := range br.cookies {
+			tabs[i].cookies[k] = v
+		}
+		wg.Go(func() { got[i] = body(tabs[i].get(r.srv.URL + "/x")) })
 	}
 	wg.Wait()
-	for _, g := range got {
+	for i, g := range got {
 		if g != "carol@example.com team-a-viewers" {
 			t.Fatalf("during renewal: %q", g)
+		}
+		// Each answer seals the renewed session anew (a fresh nonce), so
+		// compare what the cookies hold.
+		s0, _ := r.b.jar.Codec.DecodeSession(tabs[0].cookies[session.PlainSessionName])
+		si, _ := r.b.jar.Codec.DecodeSession(tabs[i].cookies[session.PlainSessionName])
+		if s0 == nil || si == nil || si.RefreshToken != s0.RefreshToken || si.Expires != s0.Expires {
+			t.Fatal("requests during one renewal got different sessions")
 		}
 	}
 	if n := r.idp.Refreshes(); n != 1 {
 		t.Fatalf("%d refreshes for one session, want 1", n)
 	}
-	after, err := r.b.jar.Codec.DecodeSession(br.cookies[session.PlainSessionName])
+	after, err := r.b.jar.Codec.DecodeSession(tabs[0].cookies[session.PlainSessionName])
 	if err != nil || after.RefreshToken == before.RefreshToken || after.SignedIn != before.SignedIn || after.ID != before.ID || after.ExpiresAt().Before(before.ExpiresAt()) {
 		t.Fatalf("renewed session %+v, was %+v (%v)", after, before, err)
 	}
