@@ -169,6 +169,32 @@ func (j *Jar) ReadLogin(r *http.Request, state string) (*Login, error) {
 	return l, nil
 }
 
+// MaxLogins is how many sign-ins one browser may have in progress; past
+// it, starting another expires the cookies of the others, so abandoned
+// sign-ins cannot pile up into a request too large to serve.
+const MaxLogins = 5
+
+// PruneLogins expires every sign-in cookie r carries when it carries
+// MaxLogins or more.
+func (j *Jar) PruneLogins(w http.ResponseWriter, r *http.Request) {
+	prefix := plainLoginPrefix
+	if j.Secure {
+		prefix = secureLoginPrefix
+	}
+	var names []string
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, prefix) {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) < MaxLogins {
+		return
+	}
+	for _, n := range names {
+		http.SetCookie(w, j.cookie(n, "", -1))
+	}
+}
+
 // ClearLogin expires the cookie of the sign-in that state names.
 func (j *Jar) ClearLogin(w http.ResponseWriter, state string) {
 	http.SetCookie(w, j.cookie(j.loginName(state), "", -1))

@@ -354,3 +354,29 @@ func FuzzSplitAssemble(f *testing.F) {
 		}
 	})
 }
+
+func TestPruneLogins(t *testing.T) {
+	j := &Jar{Codec: codec(t, key(1)), Secure: true}
+	r := httptest.NewRequest("GET", "/", nil)
+	for i := 0; i < MaxLogins-1; i++ {
+		r.AddCookie(&http.Cookie{Name: fmt.Sprintf("%s%d", secureLoginPrefix, i), Value: "x"})
+	}
+	r.AddCookie(&http.Cookie{Name: SecureSessionName, Value: "keep"})
+	rec := httptest.NewRecorder()
+	j.PruneLogins(rec, r)
+	if n := len(rec.Result().Cookies()); n != 0 {
+		t.Fatalf("%d sign-ins in progress: %d cookies expired, want none", MaxLogins-1, n)
+	}
+	r.AddCookie(&http.Cookie{Name: secureLoginPrefix + "last", Value: "x"})
+	rec = httptest.NewRecorder()
+	j.PruneLogins(rec, r)
+	got := rec.Result().Cookies()
+	if len(got) != MaxLogins {
+		t.Fatalf("%d sign-ins in progress: %d cookies expired, want %d", MaxLogins, len(got), MaxLogins)
+	}
+	for _, c := range got {
+		if c.MaxAge >= 0 || c.Name == SecureSessionName {
+			t.Fatalf("expired %+v", c)
+		}
+	}
+}

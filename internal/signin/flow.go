@@ -116,6 +116,7 @@ func (b *Browser) start(w http.ResponseWriter, r *http.Request, requestID string
 		State: oidcclient.RandomString(32), Nonce: oidcclient.RandomString(32), Verifier: oidcclient.NewVerifier(),
 		Issuer: is.cfg.Issuer, Return: rd, Expires: now.Add(session.LoginLifetime).Unix(),
 	}
+	b.jar.PruneLogins(w, r)
 	if err := b.jar.WriteLogin(w, l); err != nil {
 		b.log.Error("sign-in: writing the sign-in cookie failed", "request_id", requestID, "error", err)
 		return fail(http.StatusInternalServerError, "sign-in cookie not written", "sign-in could not start")
