@@ -24,7 +24,7 @@ import (
 
 // rig is a Browser behind a test server, with a fake identity provider.
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	idp *oidctest.Provider
 	srv *httptest.Server
 	b   *Browser
@@ -38,7 +38,7 @@ type rigOptions struct {
 	issuers     int // extra login issuers (for the chooser)
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, idp: oidctest.New(t, o.idp), log: &bytes.Buffer{}}
 	var handler http.Handler
