@@ -98,12 +98,7 @@ func (b *Browser) start(w http.ResponseWriter, r *http.Request, requestID string
 	}
 	is, ok := b.pick(q.Get("issuer"))
 	if !ok {
-		links := b.issuerLinks(rd)
-		issuers := make([]ui.Issuer, len(links))
-		for i, l := range links {
-			issuers[i] = ui.Issuer{Name: l.name, URL: l.url}
-		}
-		ui.RenderChooser(w, issuers)
+		ui.RenderChooser(w, b.issuerLinks(rd))
 		return Result{Action: ActionSignIn, Allow: true, Reason: "issuer chooser"}
 	}
 	p, err := is.discovery.Provider(r.Context())

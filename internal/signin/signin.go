@@ -21,6 +21,7 @@ import (
 	"github.com/raygate/raygate/internal/config"
 	"github.com/raygate/raygate/internal/oidcclient"
 	"github.com/raygate/raygate/internal/session"
+	"github.com/raygate/raygate/internal/ui"
 )
 
 // Paths of the gateway's own endpoints for browsers.
@@ -205,7 +206,7 @@ func displayName(o config.OIDC) string {
 }
 
 // SignInURL is the address that signs a browser in and brings it back to
-// r's page; "" if r's page cannot be returned to (then "/" is used).
+// r's page, or to / when r's page is not one a sign-in may return to.
 func (b *Browser) SignInURL(r *http.Request) string {
 	return PathSignIn + "?rd=" + url.QueryEscape(returnPath(r))
 }
@@ -234,13 +235,12 @@ func loopback(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// issuerNames lists the login issuers for the chooser.
-func (b *Browser) issuerLinks(rd string) []chooserLink {
-	out := make([]chooserLink, len(b.issuers))
+// issuerLinks lists the login issuers for the chooser, each starting a
+// sign-in that returns to rd.
+func (b *Browser) issuerLinks(rd string) []ui.Issuer {
+	out := make([]ui.Issuer, len(b.issuers))
 	for i, is := range b.issuers {
-		out[i] = chooserLink{name: is.name, url: PathSignIn + "?issuer=" + strconv.Itoa(i) + "&rd=" + url.QueryEscape(rd)}
+		out[i] = ui.Issuer{Name: is.name, URL: PathSignIn + "?issuer=" + strconv.Itoa(i) + "&rd=" + url.QueryEscape(rd)}
 	}
 	return out
 }
-
-type chooserLink struct{ name, url string }
