@@ -3,10 +3,10 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 
 	"github.com/raygate/raygate/internal/audit"
-	"github.com/raygate/raygate/internal/authz"
+	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/signin"
 )
 
 // Healthz answers 200 while the process runs. It needs no credentials and
@@ -49,6 +49,20 @@ type ClusterAccess struct {
 	Owner string `json:"owner,omitempty"`
 }
 
+// writeWhoAmI answers with the caller's identity and clusters as JSON.
+func (x *exchange) writeWhoAmI(id *identity.Identity, access []clusterAccess) {
+	out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
+	if out.Groups == nil {
+		out.Groups = []string{}
+	}
+	for _, a := range access {
+		out.Clusters = append(out.Clusters, a.ClusterAccess)
+	}
+	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(&x.w).Encode(out)
+}
+
 // serveOwn answers the gateway's own endpoints under /_raygate/.
 func (x *exchange) serveOwn(path string) {
 	switch path {
@@ -63,26 +77,13 @@ func (x *exchange) serveOwn(path string) {
 		if !ok {
 			return
 		}
-		out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
-		if out.Groups == nil {
-			out.Groups = []string{}
-		}
-		for _, c := range x.st.Registry.Clusters() {
-			role, _, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: c.Namespace, Name: c.Name, Bindings: c.Bindings})
-			if err != nil {
-				x.g.log.Warn("role could not be resolved; cluster left out of whoami", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
-				continue
-			}
-			if role != authz.RoleNone {
-				out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/", Owner: c.Owner})
-			}
-		}
-		sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })
 		x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
-		x.w.Header().Set("Content-Type", "application/json")
-		x.w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(&x.w).Encode(out)
+		x.writeWhoAmI(id, x.access(id))
 	default:
+		if x.st.Browser != nil && signin.Owns(path) {
+			x.serveBrowser()
+			return
+		}
 		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
 	}
 }

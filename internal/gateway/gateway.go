@@ -27,6 +27,7 @@ import (
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/ui"
 	"github.com/raygate/raygate/internal/upgrade"
 )
 
@@ -144,7 +145,7 @@ type exchange struct {
 func (x *exchange) deny(status int, code, reason, msg string) {
 	x.ev.Decision = audit.Deny
 	x.ev.Reason = reason
-	proxy.WriteError(&x.w, status, code, msg, x.ev.RequestID)
+	ui.WriteError(&x.w, x.r, status, code, msg, x.ev.RequestID)
 }
 
 // denyWith refuses the request for a reason the jobs package found.
@@ -165,6 +166,10 @@ func (x *exchange) serve() {
 	}
 	if strings.HasPrefix(escaped, "/_raygate/") {
 		x.serveOwn(escaped)
+		return
+	}
+	if escaped == "/" {
+		x.serveLanding()
 		return
 	}
 	target, ok := route.Split(escaped)
@@ -208,10 +213,10 @@ func (x *exchange) serve() {
 	// Cheap checks first: a role that cannot perform the action is
 	// refused before anything reaches the cluster (a viewer's stop never
 	// triggers an owner lookup).
-	d := authz.Decide(role, req.Action)
+	d := cluster.Policy.Decide(role, req.Action)
 	x.ev.Reason = d.Reason
 	if !d.Allow {
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+		x.forbid(d, req.Action, role, cluster.Key)
 		return
 	}
 	// Abuse limits, before any call to the cluster (the owner lookup too).
@@ -225,6 +230,9 @@ func (x *exchange) serve() {
 			u += "?" + r.URL.RawQuery
 		}
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
+		return
+	}
+	if x.beforeProxy(id, rest) {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
@@ -265,6 +273,9 @@ func (x *exchange) roleOf(id *identity.Identity, cluster *route.Cluster) (authz.
 // provider cannot be reached).
 func (x *exchange) authenticate() (*identity.Identity, bool) {
 	id, err := x.st.Authn.Authenticate(x.r.Context(), x.r)
+	if x.st.Browser != nil && isMissing(err) {
+		id, err = x.browserSession(err)
+	}
 	if err == nil {
 		x.ev.User, x.ev.Groups = id.User, id.Groups
 		x.ev.AuthMethod, x.ev.AuthSource = string(id.Method), id.Source
@@ -281,6 +292,9 @@ func (x *exchange) authenticate() (*identity.Identity, bool) {
 	if f.Status == http.StatusServiceUnavailable {
 		x.g.log.Warn("identity provider unavailable", "request_id", x.ev.RequestID, "error", f.Err)
 		x.deny(http.StatusServiceUnavailable, "unavailable", "authentication: "+f.Reason, f.Msg)
+		return nil, false
+	}
+	if x.challenge(f) {
 		return nil, false
 	}
 	challenge := `Bearer realm="raygate"`
@@ -308,6 +322,12 @@ func (x *exchange) finish(start time.Time) {
 		action = "-"
 	}
 	x.g.metrics.Request(x.clusterLabel, action, ev.Decision, ev.Status, d)
+}
+
+// isMissing reports whether authentication found no credential at all.
+func isMissing(err error) bool {
+	var f *authn.Failure
+	return errors.As(err, &f) && f.Reason == authn.ReasonMissing
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -48,11 +48,11 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 		x.g.log.Warn("job owner lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "job_id", jobID, "error", err)
 	}
 	x.ev.Action = string(stop.Action)
-	d := authz.Decide(role, stop.Action)
+	d := c.Policy.Decide(role, stop.Action)
 	x.ev.Reason = d.Reason
 	switch {
 	case !d.Allow:
-		x.deny(http.StatusForbidden, "forbidden", d.Reason, "forbidden: "+d.Reason)
+		x.forbid(d, stop.Action, role, c.Key)
 		return false
 	case errors.Is(err, jobs.ErrNotFound):
 		x.deny(http.StatusNotFound, "not_found", "job not found", "job "+jobID+" does not exist")

@@ -16,6 +16,8 @@ import (
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/realip"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/signin"
+	"github.com/raygate/raygate/internal/ui"
 )
 
 // State is everything a request needs, built from one config. It is
@@ -35,17 +37,32 @@ type State struct {
 	Jobs jobs.Client
 	// Cert is the public listener's certificate, nil without TLS.
 	Cert *tls.Certificate
+	// Browser is browser sign-in and its session cookie, nil when no
+	// issuer offers login.
+	Browser *signin.Browser
 
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
+	iapKeys   *authn.KeySet
 	limits    config.BodyLimits
 	// proxies are the proxies whose X-Forwarded-For names the client.
 	proxies realip.Trusted
 	limiter *limit.Limiter // nil: no abuse limits
 }
 
-// KeySets returns the OIDC key sets by issuer.
-func (s *State) KeySets() map[string]*authn.KeySet { return s.keySets }
+// KeySets returns the key sets to fetch at start: the OIDC issuers', by
+// issuer, and IAP's.
+func (s *State) KeySets() map[string]*authn.KeySet {
+	if s.iapKeys == nil {
+		return s.keySets
+	}
+	out := make(map[string]*authn.KeySet, len(s.keySets)+1)
+	for k, v := range s.keySets {
+		out[k] = v
+	}
+	out[authn.IAPIssuer] = s.iapKeys
+	return out
+}
 
 // Build turns a validated config into a State. prev, the state in force (or
 // nil), lends what is unchanged: OIDC key sets whose issuer config is the
@@ -67,6 +84,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	}
 
 	bearer := &authn.Bearer{Issuers: map[string]authn.TokenVerifier{}, Observer: g.metrics}
+	verifiers := map[string]*authn.OIDC{}
 	for _, o := range cfg.Authentication.OIDC {
 		var ks *authn.KeySet
 		if prev != nil {
@@ -82,7 +100,8 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 			}
 		}
 		st.keySets[o.Issuer] = ks
-		bearer.Issuers[o.Issuer] = authn.NewOIDC(o, ks)
+		verifiers[o.Issuer] = authn.NewOIDC(o, ks)
+		bearer.Issuers[o.Issuer] = verifiers[o.Issuer]
 	}
 	if len(cfg.Authentication.APIKeys) > 0 {
 		bearer.APIKeys = authn.NewAPIKeys(cfg.Authentication.APIKeys)
@@ -95,6 +114,9 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	tc := cfg.Authentication.TokenCache
 	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
 	st.Authn = authn.Chain{bearer}
+	if err := g.buildBrowser(st, prev, verifiers); err != nil {
+		return nil, err
+	}
 
 	reg := route.Static{}
 	for _, c := range cfg.Clusters {
@@ -102,9 +124,13 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: cluster %s/%s: upstream: %w", c.Namespace, c.Name, err)
 		}
+		policy, err := authz.NewPolicy(c.ActionRoles)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: cluster %s/%s: %w", c.Namespace, c.Name, err)
+		}
 		rc := &route.Cluster{
 			Namespace: c.Namespace, Name: c.Name, Key: c.Namespace + "/" + c.Name,
-			Upstream: up, Bindings: authz.NewBindings(c.Access), Source: route.SourceStatic,
+			Upstream: up, Bindings: authz.NewBindings(c.Access), Policy: policy, Source: route.SourceStatic,
 		}
 		if c.RayTokenFile != "" {
 			tok, err := config.ReadToken(c.RayTokenFile)
@@ -132,6 +158,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	} else {
 		st.transport = proxy.NewTransport(cfg.Proxy)
 		st.Proxy = proxy.New(st.transport, g.log, g.metrics.UpstreamError)
+		st.Proxy.ErrorPage = ui.WriteError
 	}
 	st.Jobs = jobs.Client{Upstream: st.Proxy}
 	return st, nil

@@ -8,8 +8,13 @@ import (
 // RayTokenCookie is the cookie Ray's dashboard accepts its token from.
 const RayTokenCookie = "ray-authentication-token"
 
-// GatewayCookiePrefix starts the name of every cookie the gateway sets.
+// GatewayCookiePrefix starts the name of the gateway's older cookies.
 const GatewayCookiePrefix = "_raygate"
+
+// gatewayCookiePrefixes start, lowercased, the names of every cookie the
+// gateway sets or may set: the browser session and sign-in cookies are
+// __Host-raygate-* over HTTPS and raygate-* on plain HTTP.
+var gatewayCookiePrefixes = []string{GatewayCookiePrefix, "raygate-", "__host-raygate-", "__secure-raygate-"}
 
 // Headers the gateway sets upstream to tell Ray (and anything behind it)
 // who the caller is.
@@ -69,7 +74,10 @@ var identityHeaders = map[string]bool{
 
 // identityPrefixes are normalized prefixes of header names treated like
 // identityHeaders.
-var identityPrefixes = []string{"x-raygate-", "x-remote-extra-", "impersonate-extra-", "x-forwarded-"}
+var identityPrefixes = []string{"x-raygate-", "x-remote-extra-", "impersonate-extra-", "x-forwarded-",
+	// Google Cloud IAP: the signed assertion and the unsigned
+	// x-goog-authenticated-user-email and -id, and whatever IAP adds next.
+	"x-goog-iap-", "x-goog-authenticated-user-"}
 
 // normalizeHeaderName lowercases a header name and spells '_' as '-', so
 // that X_Forwarded_User and x-forwarded-user compare equal.
@@ -114,7 +122,16 @@ func StripClientHeaders(h http.Header) {
 // isSensitiveCookie reports whether a cookie name carries a credential the
 // upstream must not see.
 func isSensitiveCookie(name string) bool {
-	return strings.EqualFold(name, RayTokenCookie) || strings.HasPrefix(strings.ToLower(name), GatewayCookiePrefix)
+	if strings.EqualFold(name, RayTokenCookie) {
+		return true
+	}
+	n := strings.ToLower(name)
+	for _, p := range gatewayCookiePrefixes {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // filterCookies joins Cookie header values without the sensitive cookies,

@@ -27,6 +27,12 @@ func TestIsIdentityHeader(t *testing.T) {
 		{"X-Raygate-Anything", true},
 		{"X_Raygate_Role", true},
 		{"X-Goog-Iap-Jwt-Assertion", true},
+		{"x_goog_iap_jwt_assertion", true},
+		{"X-Goog-Authenticated-User-Email", true},
+		{"X-Goog-Authenticated-User-Id", true},
+		{"x_goog_authenticated_user_email", true},
+		{"X-Goog-Authenticated-User-Anything-New", true},
+		{"X-Goog-Iap-Anything-New", true},
 		{"Impersonate-User", true},
 		{"Forwarded", true},
 		{"X-Real-Ip", true},
@@ -52,7 +58,8 @@ func TestStripClientHeaders(t *testing.T) {
 	h["x-forwarded-groups"] = []string{"admins"}
 	h["X-Forwarded-Email"] = []string{"root@example.com"}
 	h["Content-Type"] = []string{"application/json"}
-	h["Cookie"] = []string{"ray-authentication-token=leak; theme=dark", "_raygate_session=abc; lang=en", "RAY-AUTHENTICATION-TOKEN=x"}
+	h["Cookie"] = []string{"ray-authentication-token=leak; theme=dark", "_raygate_session=abc; lang=en", "RAY-AUTHENTICATION-TOKEN=x",
+		"__Host-raygate-session=sealed; __Host-raygate-session-1=more", "raygate-session=plain; raygate-login-abc=state", "__HOST-RAYGATE-LOGIN-x=y"}
 	StripClientHeaders(h)
 	// Named one by one: IsIdentityHeader is what is under test, so it
 	// cannot be the judge.

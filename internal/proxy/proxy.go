@@ -118,6 +118,10 @@ func NewTransport(cfg config.Proxy) *http.Transport {
 
 // Proxy forwards requests whose context carries a *Call.
 type Proxy struct {
+	// ErrorPage, if not nil, answers upstream failures instead of
+	// WriteError, so a browser can get a page; set it before serving.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, code, msg, requestID string)
+
 	rp        *httputil.ReverseProxy
 	transport http.RoundTripper
 	log       *slog.Logger
@@ -292,6 +296,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	reqID := ""
 	if c != nil {
 		reqID = c.RequestID
+	}
+	if p.ErrorPage != nil {
+		p.ErrorPage(w, r, status, kindCode(status), msg, reqID)
+		return
 	}
 	WriteError(w, status, kindCode(status), msg, reqID)
 }

@@ -43,6 +43,9 @@ type Options struct {
 // loaded from path.
 func Run(ctx context.Context, path string, cfg *config.Config, opts Options) error {
 	logger := NewLogger(cfg.Log, opts.Stderr)
+	for _, w := range cfg.Warnings() {
+		logger.Warn("config warning", "problem", w.String())
+	}
 	tuneGC()
 	m := metrics.New()
 	sink, err := audit.Open(cfg.Audit.File, audit.Options{Log: logger, Observer: m})

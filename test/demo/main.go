@@ -1,6 +1,7 @@
 // Command demo runs raygate's local demo: two real Ray clusters with token
 // authentication (team-a/ray1, team-b/ray1), a real Dex identity provider
-// with users in different groups, and raygate in front. It shows an allowed
+// with users in different groups, and raygate in front with browser
+// sign-in. It prints the address to open in a browser, shows an allowed
 // job submission running to SUCCEEDED through the unchanged Ray CLI, a
 // cross-tenant call refused, a viewer refused, and the audit lines, then
 // keeps everything running until Ctrl-C (or exits at once with --exit).
@@ -79,6 +80,14 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	fmt.Println("    eve@example.com                     group team-b          developer on team-b")
 	fmt.Println("    dave@example.com                    group platform-admins admin on both")
 	fmt.Println("    mallory@example.com                 group contractors     nothing")
+
+	step("Sign in with a browser")
+	fmt.Printf("  Open %s/ and sign in on Dex's page as one of the users above\n", gw)
+	fmt.Println("  (password \"" + harness.Password + "\"). raygate lists the clusters you have a role on;")
+	fmt.Println("  each opens Ray's own dashboard at your role. Try carol (a viewer on team-a),")
+	fmt.Println("  eve (team-b only), dave (both) and mallory (none). Sign out from the top right.")
+	fmt.Println("  The browser talks to raygate over plain HTTP on 127.0.0.1, so raygate logs a")
+	fmt.Println("  warning that its session cookie goes without Secure there; use https anywhere else.")
 
 	step("Get a token (OIDC password grant at Dex)")
 	fmt.Printf("  export TOKEN=$(curl -s -u %s:%s -d grant_type=password -d username=alice@example.com \\\n", harness.ClientID, harness.ClientSecret)

@@ -43,9 +43,30 @@ type Dex struct {
 	Issuer string
 }
 
+// DexOptions tune StartDexWith.
+type DexOptions struct {
+	// RedirectURIs are the redirect URIs registered for the raygate
+	// client: each gateway's /_raygate/callback and /_raygate/signed-out.
+	RedirectURIs []string
+	// IDTokenTTL is the ID tokens' lifetime, a Go duration; default 1h.
+	IDTokenTTL string
+	// Name names Dex's folder and log ("dex" by default), so several can
+	// run side by side.
+	Name string
+}
+
 // StartDex starts the Dex binary built by scripts/build-dex.sh on a free
 // loopback port.
 func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
+	return StartDexWith(ctx, bin, dir, DexOptions{})
+}
+
+// StartDexWith is StartDex with options.
+func StartDexWith(ctx context.Context, bin, dir string, o DexOptions) (*Dex, error) {
+	if o.Name == "" {
+		o.Name = "dex"
+	}
+	redirects := append([]string{"http://127.0.0.1/_raygate/callback"}, o.RedirectURIs...)
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -62,8 +83,11 @@ func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
 		"listen": fmt.Sprintf("127.0.0.1:%d", port),
 		"clients": []map[string]any{{
 			"id": ClientID, "secret": ClientSecret,
-			"redirectURIs": []string{"http://127.0.0.1/_raygate/callback"},
+			"redirectURIs": redirects,
 		}},
+	}
+	if o.IDTokenTTL != "" {
+		cfg["idTokenTTL"] = o.IDTokenTTL
 	}
 	var users []dexUser
 	for _, u := range Users {
@@ -71,14 +95,14 @@ func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
 	}
 	cfg["users"] = users
 	b, _ := json.MarshalIndent(cfg, "", "  ")
-	path := filepath.Join(dir, "dex.json")
+	path := filepath.Join(dir, o.Name+".json")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := Start("dex", dir, nil, bin, "-config", path)
+	p, err := Start(o.Name, dir, nil, bin, "-config", path)
 	if err != nil {
 		return nil, err
 	}
