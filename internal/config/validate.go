@@ -76,6 +76,7 @@ func (c *Config) validate(v *validator) {
 	}
 	c.validateAuthentication(v)
 	c.validateBrowser(v)
+	c.validateCLI(v)
 	c.validateClusters(v)
 	if c.Audit.File != "-" {
 		if st, err := os.Stat(filepath.Dir(c.Audit.File)); err != nil || !st.IsDir() {
