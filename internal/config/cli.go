@@ -2,9 +2,21 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode"
 )
+
+// Name is what people call an issuer: its displayName, else its host.
+func (o OIDC) Name() string {
+	if o.DisplayName != "" {
+		return o.DisplayName
+	}
+	if u, err := url.Parse(o.Issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return o.Issuer
+}
 
 // CLILoginEnabled reports whether any issuer offers terminal sign-in
 // (a cliClientID).

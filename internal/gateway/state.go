@@ -37,6 +37,7 @@ type State struct {
 	// issuer offers login.
 	Browser *signin.Browser
 
+	cliLogin  *cliLogin
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
 	iapKeys   *authn.KeySet
@@ -99,6 +100,10 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	st.Authn = authn.Chain{bearer}
 	if err := g.buildBrowser(st, prev, verifiers); err != nil {
 		return nil, err
+	}
+	var err error
+	if st.cliLogin, err = buildCLILogin(cfg, prev); err != nil {
+		return nil, fmt.Errorf("gateway: terminal sign-in: %w", err)
 	}
 
 	reg := route.Static{}
