@@ -134,4 +134,3 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	p.revoked = append(p.revoked, tok)
 	w.WriteHeader(http.StatusOK)
 }
-
