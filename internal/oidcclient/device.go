@@ -54,8 +54,8 @@ type DeviceAuthorization struct {
 	// VerificationURIComplete, when not "", is VerificationURI with the
 	// code filled in.
 	VerificationURIComplete string
-	// Expiry is when the codes stop working.
-	Expiry time.Time
+	// ExpiresIn is how long the codes work after the answer.
+	ExpiresIn time.Duration
 	// Interval is the least time between polls.
 	Interval time.Duration
 }
@@ -76,15 +76,15 @@ func (c *Client) AuthorizeDevice(ctx context.Context, p *Provider) (*DeviceAutho
 		_, terr := ParseTokenResponse(status, body, time.Now())
 		return nil, terr
 	}
-	return ParseDeviceAuthorization(body, time.Now())
+	return ParseDeviceAuthorization(body)
 }
 
-// ParseDeviceAuthorization reads a device authorization response received
-// at now. It refuses one without a device code, a user code or a
+// ParseDeviceAuthorization reads a device authorization response. It
+// refuses one without a device code, a user code or a
 // verification URI, a verification URI that is not https (or http on a
 // loopback host), and a user code with characters a terminal would
 // interpret, since both are shown to the person.
-func ParseDeviceAuthorization(body []byte, now time.Time) (*DeviceAuthorization, error) {
+func ParseDeviceAuthorization(body []byte) (*DeviceAuthorization, error) {
 	var out struct {
 		DeviceCode              string      `json:"device_code"`
 		UserCode                string      `json:"user_code"`
@@ -119,7 +119,7 @@ func ParseDeviceAuthorization(body []byte, now time.Time) (*DeviceAuthorization,
 	if err != nil || n <= 0 || n > maxExpiresIn {
 		return nil, errors.New("oidcclient: device authorization response has no valid expires_in")
 	}
-	d.Expiry = now.Add(time.Duration(n) * time.Second)
+	d.ExpiresIn = time.Duration(n) * time.Second
 	if out.Interval != "" {
 		i, err := out.Interval.Int64()
 		if err != nil || i < 0 || i > 3600 {

@@ -54,6 +54,7 @@ type Provider struct {
 	device         *deviceState // the device grant, when offered
 	revocation     bool         // discovery advertises revocation_endpoint
 	revoked        []string     // tokens revoked
+	now            func() time.Time
 }
 
 type grant struct {
@@ -78,6 +79,9 @@ type Options struct {
 	Device bool
 	// Revocation advertises a revocation_endpoint.
 	Revocation bool
+	// Now is the provider's clock for the tokens it issues; default
+	// time.Now.
+	Now func() time.Time
 }
 
 // New starts a provider with client "raygate" / "secret".
@@ -106,6 +110,9 @@ func New(t testing.TB, o Options) *Provider {
 	mux.HandleFunc("POST /revoke", p.revoke)
 	if o.Public {
 		p.ClientSecret = ""
+	}
+	if p.now = o.Now; p.now == nil {
+		p.now = time.Now
 	}
 	if o.Device {
 		p.device = &deviceState{codes: map[string]*deviceCode{}, interval: 5}
@@ -271,7 +278,7 @@ func (p *Provider) issue(w http.ResponseWriter, u User, nonce string) {
 	if p.nonce != nil {
 		nonce = *p.nonce
 	}
-	now := time.Now()
+	now := p.now()
 	claims := map[string]any{
 		"iss": p.Issuer, "aud": p.ClientID, "sub": u.Subject, "email": u.Email, "email_verified": true,
 		"groups": u.Groups, "iat": now.Unix(), "exp": now.Add(p.ttl).Unix(),
