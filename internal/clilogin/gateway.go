@@ -66,9 +66,9 @@ func isLoopback(host string) bool {
 
 // WhoAmI is what /_raygate/whoami says about the caller.
 type WhoAmI struct {
-	User       string `json:"user"`
+	User       string   `json:"user"`
 	Groups     []string `json:"groups"`
-	AuthMethod string `json:"auth_method"`
+	AuthMethod string   `json:"auth_method"`
 	Clusters   []struct {
 		Cluster string `json:"cluster"`
 		Role    string `json:"role"`
