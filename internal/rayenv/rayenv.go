@@ -98,7 +98,7 @@ func Export(shell, name, value string) (string, error) {
 }
 
 // quoteSh single-quotes s for a POSIX shell: inside single quotes nothing
-// is special, and a single quote is written as '\''.
+// is special, and a single quote is written as '\”.
 func quoteSh(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
