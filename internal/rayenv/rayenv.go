@@ -98,7 +98,8 @@ func Export(shell, name, value string) (string, error) {
 }
 
 // quoteSh single-quotes s for a POSIX shell: inside single quotes nothing
-// is special, and a single quote is written as '\”.
+// is special; a single quote ends the quoting, is escaped with a
+// backslash, and the quoting starts again.
 func quoteSh(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
