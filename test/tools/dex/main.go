@@ -1,6 +1,8 @@
 // Command dex runs a Dex OpenID Connect provider for raygate's demo and
 // end-to-end tests: in-memory storage, the local password connector, static
-// users with groups and static clients, all read from one JSON file.
+// users with groups and static clients, all read from one JSON file. It
+// allows the authorization code, device code (RFC 8628), password, refresh
+// token and client credentials grants.
 //
 //	dex -config dex.json
 //
@@ -19,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 
 	"github.com/dexidp/dex/server"
 	"github.com/dexidp/dex/server/signer"
+	"github.com/dexidp/dex/server/tokens"
 	"github.com/dexidp/dex/storage"
 	"github.com/dexidp/dex/storage/memory"
 )
@@ -46,13 +50,15 @@ type client struct {
 }
 
 type config struct {
-	Issuer       string   `json:"issuer"`
-	Listen       string   `json:"listen"`
-	Algorithm    string   `json:"algorithm"`    // RS256 (default) or ES256
-	IDTokenTTL   string   `json:"idTokenTTL"`   // default 1h
-	KeysRotation string   `json:"keysRotation"` // default 6h
-	Clients      []client `json:"clients"`
-	Users        []user   `json:"users"`
+	Issuer       string `json:"issuer"`
+	Listen       string `json:"listen"`
+	Algorithm    string `json:"algorithm"`    // RS256 (default) or ES256
+	IDTokenTTL   string `json:"idTokenTTL"`   // default 1h
+	KeysRotation string `json:"keysRotation"` // default 6h
+	// DeviceRequestsValidFor is how long a device code works; default 5m.
+	DeviceRequestsValidFor string   `json:"deviceRequestsValidFor"`
+	Clients                []client `json:"clients"`
+	Users                  []user   `json:"users"`
 }
 
 func main() {
@@ -79,6 +85,10 @@ func run(path string) error {
 	if err != nil {
 		return fmt.Errorf("idTokenTTL: %w", err)
 	}
+	deviceTTL, err := time.ParseDuration(orDefault(c.DeviceRequestsValidFor, "5m"))
+	if err != nil {
+		return fmt.Errorf("deviceRequestsValidFor: %w", err)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -104,21 +114,31 @@ func run(path string) error {
 		}
 	}
 	store = storage.WithStaticConnectors(store, []storage.Connector{{ID: "local", Type: "local", Name: "Email"}})
+	store = &refreshOutsideLock{Storage: store}
 
 	sc := signer.LocalConfig{KeysRotationPeriod: orDefault(c.KeysRotation, "6h"), Algorithm: jose.SignatureAlgorithm(orDefault(c.Algorithm, "RS256"))}
 	sig, err := sc.Open(ctx, store, ttl, time.Now, logger)
 	if err != nil {
 		return err
 	}
+	// Refresh tokens rotate on every use; the old one works a few more
+	// seconds, as in Dex's own defaults. Without a policy Dex cannot
+	// refresh at all.
+	refresh := tokens.NewRefreshStrategy(true, 0, 0, 3*time.Second, nil)
 	srv, err := server.NewServer(ctx, server.Config{
-		Issuer:             c.Issuer,
-		Storage:            store,
-		AllowedGrantTypes:  []string{"authorization_code", "password", "refresh_token", "client_credentials"},
-		SkipApprovalScreen: true,
-		PasswordConnector:  "local",
-		IDTokensValidFor:   ttl,
-		Logger:             logger,
-		Signer:             sig,
+		Issuer:  c.Issuer,
+		Storage: store,
+		AllowedGrantTypes: []string{
+			"authorization_code", "password", "refresh_token", "client_credentials",
+			"urn:ietf:params:oauth:grant-type:device_code",
+		},
+		DeviceRequestsValidFor: deviceTTL,
+		RefreshTokenPolicy:     refresh,
+		SkipApprovalScreen:     true,
+		PasswordConnector:      "local",
+		IDTokensValidFor:       ttl,
+		Logger:                 logger,
+		Signer:                 sig,
 	})
 	if err != nil {
 		return err
@@ -138,6 +158,31 @@ func run(path string) error {
 		}
 		return nil
 	}
+}
+
+// refreshOutsideLock runs refresh token updates outside the memory
+// storage's lock. Dex calls the connector inside the update, to renew the
+// identity, and the local password connector reads the same storage: with
+// the memory storage, whose updates hold its one mutex, every refresh
+// that rotates the token would wait for itself forever. Updates stay
+// serialized by mu.
+type refreshOutsideLock struct {
+	storage.Storage
+	mu sync.Mutex
+}
+
+func (s *refreshOutsideLock) UpdateRefreshToken(ctx context.Context, id string, updater func(storage.RefreshToken) (storage.RefreshToken, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, err := s.Storage.GetRefresh(ctx, id)
+	if err != nil {
+		return err
+	}
+	updated, err := updater(old)
+	if err != nil {
+		return err
+	}
+	return s.Storage.UpdateRefreshToken(ctx, id, func(storage.RefreshToken) (storage.RefreshToken, error) { return updated, nil })
 }
 
 func orDefault(v, d string) string {
