@@ -118,14 +118,14 @@ func noArgs(fs *flag.FlagSet) error {
 
 // newLoginClient is the sign-in client of the terminal commands: the
 // token cache in the user's config folder, instructions on stderr, and a
-// browser opened when open is set.
+// browser opened when open is set and there is one to open.
 func newLoginClient(env Env, open bool) (*clilogin.Client, error) {
 	dir, err := tokencache.DefaultDir()
 	if err != nil {
 		return nil, err
 	}
 	c := &clilogin.Client{HTTP: clilogin.NewHTTPClient(), Store: tokencache.Store{Dir: dir}, Out: env.Stderr}
-	if open {
+	if open && clilogin.CanOpenBrowser() {
 		c.Open = clilogin.OpenBrowser
 	}
 	return c, nil
