@@ -71,7 +71,10 @@ func (s *State) cliDiscovery(issuer, ca string) *oidcclient.Discovery {
 // document is the login configuration, with each issuer's device grant
 // as its discovery document (fetched at most once an hour) says.
 func (l *cliLogin) document(ctx context.Context) loginconfig.Document {
-	doc := loginconfig.Document{Issuers: make([]loginconfig.Issuer, 0, len(l.issuers))}
+	doc := loginconfig.Document{Issuers: []loginconfig.Issuer{}}
+	if l == nil {
+		return doc
+	}
 	for i, is := range l.issuers {
 		dctx, cancel := context.WithTimeout(ctx, discoveryWait)
 		p, err := l.discovery[i].Provider(dctx)
