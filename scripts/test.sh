@@ -54,7 +54,7 @@ run_unit() {
   step "NetworkPolicy evaluator against cyclonus (test/tools/netpoldiff)"
   (cd test/tools/netpoldiff && go vet ./... && go test -json -count=1 ./...) | summarize --name "netpol differential" || return 1
   step "race detector on the request path"
-  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ ./internal/limit/ ./internal/upgrade/ ./internal/signin/ ./internal/session/ \
+  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ ./internal/limit/ ./internal/upgrade/ ./internal/signin/ ./internal/session/ ./internal/clilogin/ ./internal/tokencache/ \
     | summarize --name "race tests" || return 1
 }
 

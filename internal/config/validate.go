@@ -86,6 +86,7 @@ func (c *Config) validate(v *validator) {
 	c.Server.validate(v)
 	c.validateAuthentication(v)
 	c.validateBrowser(v)
+	c.validateCLI(v)
 	c.validateClusters(v)
 	c.validateKubernetes(v)
 	if c.Audit.File != "-" {

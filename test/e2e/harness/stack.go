@@ -109,6 +109,7 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 	s.Config = GatewayConfig{
 		Issuer:  s.Dex.Issuer,
 		Login:   login,
+		CLI:     true,
 		APIKeys: []string{fmt.Sprintf("{name: ci-bot, sha256: %s, user: ci-bot, groups: [team-a]}", hex.EncodeToString(sum[:]))},
 		Clusters: []ClusterConfig{
 			{Namespace: "team-a", Name: "ray1", Upstream: upA, TokenFile: s.RayA.TokenFile, Access: []string{
