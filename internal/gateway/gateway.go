@@ -219,6 +219,9 @@ func (x *exchange) serve() {
 		x.forbid(d, req.Action, role, cluster.Key)
 		return
 	}
+	if !x.intended(id, req.Action) {
+		return
+	}
 	// Abuse limits, before any call to the cluster (the owner lookup too).
 	if !x.admit(id.User, cluster.Key) {
 		return

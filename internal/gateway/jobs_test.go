@@ -179,3 +179,53 @@ func TestOwnership(t *testing.T) {
 		t.Fatalf("lookup failure for an admin: status %d, want 502", r.StatusCode)
 	}
 }
+
+// TestPackagesAreWriteOnce: a package the cluster already holds cannot be
+// replaced through raygate, by another developer or anyone else, so a job
+// that names it runs the code its submitter uploaded.
+func TestPackagesAreWriteOnce(t *testing.T) {
+	h := newHarness(t)
+	pkg := "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_0123abcd.zip"
+	if r := h.do(t, "bob", "GET", pkg, ""); r.StatusCode != 404 {
+		t.Fatalf("GET of a missing package: %d", r.StatusCode)
+	}
+	if r := h.do(t, "bob", "PUT", pkg, "bob's code"); r.StatusCode != 200 {
+		t.Fatalf("first upload: %d %s", r.StatusCode, readBody(t, r))
+	}
+	for _, user := range []string{"alice", "bob", "root"} {
+		r := h.do(t, user, "PUT", pkg, user+"'s code")
+		body := readBody(t, r)
+		if r.StatusCode != 409 || !strings.Contains(body, `"error":"conflict"`) {
+			t.Fatalf("%s replacing the package: %d %s, want 409 conflict", user, r.StatusCode, body)
+		}
+		if ev := lastEvent(t, h); ev.Decision != "deny" || ev.Action != "jobs.submit" || ev.Reason != "package exists: packages are written once" {
+			t.Fatalf("audit of %s's refused upload: %+v", user, ev)
+		}
+	}
+	if got := h.rayA.packages["/api/packages/gcs/_ray_pkg_0123abcd.zip"]; got != "bob's code" {
+		t.Fatalf("the cluster holds %q, want bob's upload", got)
+	}
+	puts := 0
+	for _, c := range h.rayA.calls {
+		if strings.HasPrefix(c, "PUT ") {
+			puts++
+		}
+	}
+	if puts != 1 {
+		t.Fatalf("%d uploads reached Ray, want 1: %v", puts, h.rayA.calls)
+	}
+
+	// When the cluster cannot say whether the package exists, the upload
+	// is refused (fail closed).
+	h.rayA.failPackages = true
+	r := h.do(t, "alice", "PUT", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_new.zip", "x")
+	if r.StatusCode != 502 {
+		t.Fatalf("upload with the lookup failing: %d, want 502", r.StatusCode)
+	}
+	if ev := lastEvent(t, h); ev.Decision != "deny" || ev.Reason != "package lookup failed" {
+		t.Fatalf("audit of the upload with the lookup failing: %+v", ev)
+	}
+	if _, ok := h.rayA.packages["/api/packages/gcs/_ray_pkg_new.zip"]; ok {
+		t.Fatal("the upload reached Ray although its lookup failed")
+	}
+}
