@@ -85,6 +85,23 @@ func (x *exchange) challenge(f *authn.Failure) bool {
 	return false
 }
 
+// intended refuses an action beyond reading that a request authenticated
+// by the session cookie asks for when another site made the browser send
+// it (see signin.Browser.Intended); it reports whether the request may go
+// on.
+func (x *exchange) intended(id *identity.Identity, action authz.Action) bool {
+	if id.Method != identity.MethodSession || authz.IsRead(action) {
+		return true
+	}
+	f := x.st.Browser.Intended(x.r)
+	if f == nil {
+		return true
+	}
+	x.g.metrics.AuthnFailure(f.Reason)
+	x.challenge(f)
+	return false
+}
+
 // forbid refuses an action the caller's role does not allow, naming the
 // action and the role it needs.
 func (x *exchange) forbid(d authz.Decision, action authz.Action, role authz.Role, cluster string) {

@@ -64,6 +64,7 @@ authentication:
     access:
       - {role: developer, groups: [team-a]}
       - {role: viewer, groups: [team-a-viewers]}
+      - {role: admin, groups: [platform-admins]}
   - namespace: team-b
     name: ray1
     upstream: %s
@@ -261,6 +262,56 @@ func TestBrowserSession(t *testing.T) {
 			t.Fatalf("after sign-out: %s", resp.Status)
 		}
 	})
+}
+
+var dave = oidctest.User{Subject: "u-dave", Email: "dave@example.com", Groups: []string{"platform-admins"}}
+
+// TestCrossSiteGETBeyondReading: SameSite=Lax sends the session cookie
+// with a top-level navigation from any site, and Ray acts on some GETs
+// (its profilers attach to worker processes). A GET that is more than a
+// read, authenticated by the cookie, must come from raygate's own pages
+// or from the person (address bar, bookmark); a cross-site link to a read
+// still works.
+func TestCrossSiteGETBeyondReading(t *testing.T) {
+	r := newBrowserRig(t, "")
+	r.signIn(t, "/", dave)
+	profile := "/clusters/team-a/ray1/worker/cpu_profile?pid=1&ip=127.0.0.1&duration=5"
+	crossSite := append(append([]string{}, navigate...), "Sec-Fetch-Site", "cross-site")
+	for name, tc := range map[string]struct {
+		path   string
+		hdr    []string
+		action string
+		refuse bool
+	}{
+		"cross-site link to a profiler":       {profile, crossSite, "cluster.admin", true},
+		"cross-site link to a package lookup": {"/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", crossSite, "jobs.submit", true},
+		"cross-site fetch of a profiler":      {profile, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, "cluster.admin", true},
+		"no fetch metadata":                   {profile, []string{"Accept", "*/*"}, "cluster.admin", true},
+		"the dashboard's own link":            {profile, append(append([]string{}, navigate...), "Sec-Fetch-Site", "same-origin"), "cluster.admin", false},
+		"typed into the address bar":          {profile, append(append([]string{}, navigate...), "Sec-Fetch-Site", "none"), "cluster.admin", false},
+		"cross-site link to the dashboard":    {"/clusters/team-a/ray1/", crossSite, "dashboard.view", false},
+		"cross-site link to a job":            {"/clusters/team-a/ray1/api/jobs/", crossSite, "cluster.read", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := len(r.rayA.calls)
+			resp := r.send(t, "GET", tc.path, tc.hdr...)
+			readBody(t, resp)
+			reached := len(r.rayA.calls) != n
+			e := eventOf(t, r.harness, resp)
+			if e.Action != tc.action {
+				t.Fatalf("action %q, want %q", e.Action, tc.action)
+			}
+			if tc.refuse {
+				if resp.StatusCode != 403 || reached || e.Decision != audit.Deny || e.Reason != "authentication: cross_site" {
+					t.Fatalf("%s, Ray called %v, audit %+v: want 403 cross_site", resp.Status, reached, e)
+				}
+				return
+			}
+			if !reached || e.Decision != audit.Allow {
+				t.Fatalf("%s, Ray called %v, audit %+v: want forwarded", resp.Status, reached, e)
+			}
+		})
+	}
 }
 
 // TestBearerUnaffected: a bearer token with a cross-site Origin is not a

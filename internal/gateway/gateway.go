@@ -245,6 +245,9 @@ func (x *exchange) serve() {
 	if !x.checkEncoding() || !x.limitBody(req.Body) {
 		return
 	}
+	if req.Body == authz.BodyPackage && r.Method == http.MethodPut && !x.uploadOnce(cluster) {
+		return
+	}
 	if req.Body == authz.BodyJobSubmit && !x.submit(id.User) {
 		return
 	}

@@ -35,8 +35,7 @@ func (b *Browser) Authenticate(w http.ResponseWriter, r *http.Request) (*identit
 		return nil, sessionFailure(authn.ReasonSessionInvalid, "your session cookie is not valid; sign in again", err)
 	}
 	if needsSameOrigin(r) && !b.SameOrigin(r) {
-		return nil, &authn.Failure{Reason: authn.ReasonCrossSite, Status: http.StatusForbidden,
-			Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); no role allows that, so it was refused"}
+		return nil, crossSite(r)
 	}
 	is := b.byIssuer[s.Issuer]
 	if is == nil {
@@ -125,6 +124,33 @@ func (b *Browser) SameOrigin(r *http.Request) bool {
 		return len(o) == 1 && o[0] == b.origin
 	}
 	return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+}
+
+// Intended returns nil when the person signed in meant to send r, which
+// asks for more than reading with the session cookie: it comes from
+// raygate's own pages (SameOrigin), or it is a GET or HEAD the person
+// started themselves (Sec-Fetch-Site "none": typed into the address bar,
+// a bookmark). Otherwise another site made the browser send it (SameSite
+// Lax cookies go with any top-level navigation, and Ray acts on some
+// GETs), and the answer is a 403 Failure. Unsafe methods and upgrades are
+// refused by Authenticate already.
+func (b *Browser) Intended(r *http.Request) *authn.Failure {
+	if b.SameOrigin(r) {
+		return nil
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Sec-Fetch-Site") == "none" {
+		if _, ok := r.Header["Origin"]; !ok {
+			return nil
+		}
+	}
+	return crossSite(r)
+}
+
+// crossSite is the refusal of a request that another site made the
+// browser send with raygate's session cookie.
+func crossSite(r *http.Request) *authn.Failure {
+	return &authn.Failure{Reason: authn.ReasonCrossSite, Status: http.StatusForbidden,
+		Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); no role allows that, so it was refused"}
 }
 
 func originOf(r *http.Request) string {
