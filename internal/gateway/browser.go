@@ -85,15 +85,27 @@ func (x *exchange) challenge(f *authn.Failure) bool {
 	return false
 }
 
-// intended refuses an action beyond reading that a request authenticated
-// by the session cookie asks for when another site made the browser send
-// it (see signin.Browser.Intended); it reports whether the request may go
-// on.
+// intended refuses a request authenticated by a credential the browser
+// sends by itself (raygate's session cookie, IAP's) that changes state or
+// asks for more than a read, when another site made the browser send it
+// (see signin.Browser.Intended and signin.IntendedByProgramOrPage); it
+// reports whether the request may go on. For the session cookie, unsafe
+// methods and upgrades were refused while authenticating.
 func (x *exchange) intended(id *identity.Identity, action authz.Action) bool {
-	if id.Method != identity.MethodSession || authz.IsRead(action) {
-		return true
+	var f *authn.Failure
+	switch id.Method {
+	case identity.MethodSession:
+		if authz.IsRead(action) {
+			return true
+		}
+		f = x.st.Browser.Intended(x.r)
+	case identity.MethodIAP:
+		safe := x.r.Method == http.MethodGet || x.r.Method == http.MethodHead
+		if authz.IsRead(action) && safe && !isUpgrade(x.r) {
+			return true
+		}
+		f = signin.IntendedByProgramOrPage(x.r, x.st.Config.ExternalURL)
 	}
-	f := x.st.Browser.Intended(x.r)
 	if f == nil {
 		return true
 	}

@@ -275,7 +275,8 @@ func lastEvent(t *testing.T, h *harness) audit.Event {
 	return evs[len(evs)-1]
 }
 
-// eventOf returns the audit event of the request resp answers, waiting
+// eventOf returns the audit event (the response's, not a write-ahead
+// record) of the request resp answers, waiting
 // for it: the event is written as the handler returns, which may be after
 // the client has read the answer.
 func eventOf(t *testing.T, h *harness, resp *http.Response) audit.Event {
@@ -283,7 +284,7 @@ func eventOf(t *testing.T, h *harness, resp *http.Response) audit.Event {
 	id := resp.Header.Get("X-Request-Id")
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		for _, e := range h.audit.events(t) {
-			if e.RequestID == id {
+			if e.RequestID == id && e.Stage == audit.StageResponse {
 				return e
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/raygate/raygate/internal/authn"
@@ -144,6 +146,42 @@ func (b *Browser) Intended(r *http.Request) *authn.Failure {
 		}
 	}
 	return crossSite(r)
+}
+
+// IntendedByProgramOrPage is Intended for a credential that programs send
+// as well as browsers, and that a browser sends by itself (IAP's cookie,
+// for which IAP adds its signed header to every request it lets
+// through). A request with neither Origin nor Sec-Fetch-Site (which
+// every current browser sends) comes from a program, and passes. A
+// browser's passes when it comes from raygate's own origin (that of
+// externalURL; with none configured, an Origin naming the request's own
+// host), or is a GET or HEAD the person started (Sec-Fetch-Site "none").
+func IntendedByProgramOrPage(r *http.Request, externalURL string) *authn.Failure {
+	origins, hasOrigin := r.Header["Origin"]
+	site := r.Header.Get("Sec-Fetch-Site")
+	switch {
+	case hasOrigin:
+		if len(origins) == 1 && sameOriginAs(origins[0], externalURL, r.Host) {
+			return nil
+		}
+	case site == "", site == "same-origin":
+		return nil
+	case site == "none" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		return nil
+	}
+	return crossSite(r)
+}
+
+// sameOriginAs reports whether the Origin header value o names
+// externalURL's origin or, with no externalURL, the host the request was
+// sent to.
+func sameOriginAs(o, externalURL, host string) bool {
+	if externalURL != "" {
+		u, err := url.Parse(externalURL)
+		return err == nil && o == origin(u)
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host) && (u.Scheme == "https" || u.Scheme == "http")
 }
 
 // crossSite is the refusal of a request that another site made the
