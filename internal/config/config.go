@@ -98,6 +98,11 @@ type Server struct {
 	// MaxHeaderBytes bounds the header section of a request in bytes; a
 	// larger one is refused with 431. Default 32768.
 	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// MaxPendingHeadBytes bounds the memory all connections together hold
+	// for request heads still arriving (beyond the first 4 KiB of each); a
+	// head that would take more is refused with 503. Default 67108864
+	// (64 MiB).
+	MaxPendingHeadBytes int64 `yaml:"maxPendingHeadBytes"`
 	// TrustedProxies lists the networks (CIDRs, or single addresses) of
 	// proxies in front of raygate whose X-Forwarded-For is believed: for a
 	// request from one of them, the client is the right-most address in
