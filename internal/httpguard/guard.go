@@ -18,7 +18,9 @@
 //
 // The guard also bounds slow clients: a head must arrive within
 // Limits.HeaderTimeout of its first byte, a body within Limits.BodyTimeout
-// of its head. It holds no buffer while a connection is idle.
+// of its head. It holds no buffer while a connection is idle, and all
+// heads still arriving on a listener together hold at most
+// Limits.MaxPendingHeadBytes beyond a pooled 4 KiB each.
 package httpguard
 
 import (
