@@ -213,10 +213,17 @@ func methodLabel(id *identity.Identity) string {
 // reports whether it answered the request itself. A page shown to a
 // browser signed in with its cookie may be framed only by raygate's own
 // origin (cross-site frames get no Lax cookie anyway; this covers the
-// same site).
-func (x *exchange) beforeProxy(id *identity.Identity, rest string) bool {
+// same site). Every cluster's dashboard shares raygate's origin, and Ray
+// answers some requests with HTML or SVG built from what a job's code
+// names (profiler flame graphs, served with scripts): every answer but the
+// dashboard's own pages is sandboxed, so none runs script, submits a form
+// or reaches the origin's cookies, whatever Ray put in it.
+func (x *exchange) beforeProxy(id *identity.Identity, action authz.Action, rest string) bool {
 	if id.Method == identity.MethodSession {
 		x.w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	}
+	if action != authz.ActionDashboardView {
+		x.w.Header().Set("Content-Security-Policy", "sandbox")
 	}
 	return x.answerLocally(x.r.Method, rest)
 }

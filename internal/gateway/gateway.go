@@ -235,7 +235,7 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	if x.beforeProxy(id, rest) {
+	if x.beforeProxy(id, req.Action, rest) {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}

@@ -229,3 +229,28 @@ func TestPackagesAreWriteOnce(t *testing.T) {
 		t.Fatal("the upload reached Ray although its lookup failed")
 	}
 }
+
+// TestRayAnswersCannotRunScripts: every cluster's dashboard is served from
+// raygate's one origin, and Ray answers some requests with HTML or SVG
+// built from what a job's code names (profiler flame graphs). Every answer
+// from Ray but the dashboard's own pages carries a sandboxing CSP, so no
+// such answer can run script with the origin's cookies.
+func TestRayAnswersCannotRunScripts(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct {
+		user, path string
+		sandboxed  bool
+	}{
+		{"carol", "/clusters/team-a/ray1/", false}, // the dashboard itself
+		{"carol", "/clusters/team-a/ray1/api/version", true},
+		{"root", "/clusters/team-a/ray1/task/cpu_profile?task_id=x&attempt_number=0&node_id=y&format=flamegraph", true},
+		{"root", "/clusters/team-a/ray1/api/jobs/nope", true},
+	} {
+		r := h.do(t, tc.user, "GET", tc.path, "")
+		readBody(t, r)
+		got := r.Header.Get("Content-Security-Policy")
+		if tc.sandboxed && got != "sandbox" || !tc.sandboxed && got != "" {
+			t.Errorf("%s: Content-Security-Policy %q, sandboxed want %v", tc.path, got, tc.sandboxed)
+		}
+	}
+}

@@ -311,3 +311,30 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestRayAnswersAreSandboxed: every cluster's dashboard shares raygate's
+// origin, and Ray answers some requests with HTML or SVG built from what
+// a job's code names (profiler flame graphs). Every answer from real Ray
+// but the dashboard's own pages comes with a sandboxing CSP; the
+// dashboard's pages come without.
+func TestRayAnswersAreSandboxed(t *testing.T) {
+	s := requireStack(t)
+	dave := token(t, "dave@example.com")
+	for path, sandboxed := range map[string]bool{
+		"/clusters/team-a/ray1/":            false,
+		"/clusters/team-a/ray1/api/version": true,
+		"/clusters/team-a/ray1/task/cpu_profile?task_id=x&attempt_number=0&node_id=y&format=flamegraph": true,
+		"/clusters/team-a/ray1/api/v0/logs/file?node_id=x&filename=raylet.out":                          true,
+	} {
+		req, _ := http.NewRequest("GET", s.Gateway.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+dave)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Security-Policy"); sandboxed && got != "sandbox" || !sandboxed && got != "" {
+			t.Errorf("%s (%d): Content-Security-Policy %q, sandboxed want %v", path, resp.StatusCode, got, sandboxed)
+		}
+	}
+}
