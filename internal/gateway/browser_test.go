@@ -336,7 +336,7 @@ func TestIAPCrossSite(t *testing.T) {
 	}{
 		"cross-site form stops a job":      {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", crossSite, "jobs.stop", true},
 		"cross-site link to a package":     {"GET", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}, "jobs.submit", true},
-		"cross-site WebSocket to a log":    {"GET", "/clusters/team-a/ray1/api/jobs/" + id + "/logs/tail", []string{"Origin", "https://evil.example", "Connection", "Upgrade", "Upgrade", "websocket"}, "cluster.read", true},
+		"cross-site WebSocket to a log":    {"GET", "/clusters/team-a/ray1/api/jobs/" + id + "/logs/tail", []string{"Origin", "https://evil.example", "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "13"}, "cluster.read", true},
 		"same-site but another origin":     {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", []string{"Origin", "https://other.example", "Sec-Fetch-Site", "same-site"}, "jobs.stop", true},
 		"its own page stops a job":         {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", []string{"Origin", r.srv.URL, "Sec-Fetch-Site", "same-origin"}, "jobs.stop", false},
 		"a program stops a job":            {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", nil, "jobs.stop", false},

@@ -178,6 +178,9 @@ func (x *exchange) serve() {
 		return
 	}
 	x.ev.Cluster = target.Key()
+	if !x.checkUpgrade() {
+		return
+	}
 	id, ok := x.authenticate()
 	if !ok {
 		return

@@ -254,3 +254,33 @@ func TestRayAnswersCannotRunScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyWebSocketHandshakesAreForwarded: a request that asks to switch
+// protocols is forwarded only as a well-formed WebSocket handshake; h2c,
+// or a WebSocket handshake without its key or version (which Ray answers
+// with a 500 after five seconds), is refused with 400 before anything is
+// sent to the cluster.
+func TestOnlyWebSocketHandshakesAreForwarded(t *testing.T) {
+	h := newHarness(t)
+	tail := "/clusters/team-a/ray1/api/jobs/raysubmit_1/logs/tail"
+	for _, tc := range []struct {
+		name   string
+		hdr    []string
+		reason string
+	}{
+		{"h2c", []string{"Connection", "Upgrade, HTTP2-Settings", "Upgrade", "h2c", "HTTP2-Settings", "AAMAAABkAAQAAP__"}, "malformed WebSocket handshake: the only upgrade accepted is one Upgrade: websocket"},
+		{"no key", []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13"}, "malformed WebSocket handshake: a WebSocket handshake must have one Sec-WebSocket-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(h.rayA.calls)
+			r := h.do(t, "alice", "GET", tail, "", tc.hdr...)
+			body := readBody(t, r)
+			if r.StatusCode != 400 || !strings.Contains(body, `"error":"bad_request"`) || len(h.rayA.calls) != n {
+				t.Fatalf("%d %s (Ray called: %v), want 400 before Ray", r.StatusCode, body, len(h.rayA.calls) != n)
+			}
+			if ev := eventOf(t, h, r); ev.Decision != "deny" || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want reason %q", ev, tc.reason)
+			}
+		})
+	}
+}
