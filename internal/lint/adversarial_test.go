@@ -71,6 +71,24 @@ var adversarialExpect = map[string]struct {
 	"merged-pod-security-context.yaml": {
 		notWant: []string{"PSS-runAsNonRoot", "PSS-runAsUser", "PSS-seccompProfile_restricted"},
 	},
+	"ephemeral-containers.yaml": {want: []want{
+		{"PSS-privileged", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.privileged"},
+		{"PSS-runAsUser", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.runAsUser"},
+		{"PSS-capabilities_restricted", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.capabilities"},
+	}},
+	"user-namespace-root.yaml": {
+		notWant: []string{"PSS-", "RG-autoscaler-restricted"},
+	},
+	"operator-user-namespace-root.yaml": {
+		want: []want{{"RG-operator-non-root", "spec.template.spec.securityContext.runAsUser"}},
+	},
+	"apparmor-empty-annotation.yaml": {
+		notWant: []string{"PSS-appArmorProfile"},
+	},
+	"windows-workload.yaml": {
+		want:    []want{{"PSS-runAsNonRoot", "spec.template.spec.containers[0].securityContext.runAsNonRoot"}},
+		notWant: []string{"PSS-seccompProfile_restricted", "PSS-capabilities_restricted", "PSS-allowPrivilegeEscalation"},
+	},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
