@@ -89,6 +89,21 @@ var adversarialExpect = map[string]struct {
 		want:    []want{{"PSS-runAsNonRoot", "spec.template.spec.containers[0].securityContext.runAsNonRoot"}},
 		notWant: []string{"PSS-seccompProfile_restricted", "PSS-capabilities_restricted", "PSS-allowPrivilegeEscalation"},
 	},
+	"operator-rbac-empty-resource-name.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+	}},
+	"operator-rbac-subresource-wildcard.yaml": {want: []want{
+		{"RG-operator-rbac-exec", "rules[0]"},
+		{"RG-operator-rbac-wildcard", "rules[0]"},
+	}},
+	"operator-rbac-aggregated.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-rbac-secrets", "aggregationRule.clusterRoleSelectors[1]"},
+		{"RG-operator-rbac-exec", "aggregationRule.clusterRoleSelectors[1]"},
+	}},
+	"operator-rbac-builtin-role.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "roleRef.name"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
