@@ -104,6 +104,11 @@ var adversarialExpect = map[string]struct {
 	"operator-rbac-builtin-role.yaml": {want: []want{
 		{"RG-operator-rbac-secrets", "roleRef.name"},
 	}},
+	"operator-mirrored.yaml": {want: []want{
+		{"RG-operator-non-root", "spec.template.spec.securityContext.runAsUser"},
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-watch-namespace", "spec.template.spec.containers[0].args[0]"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
