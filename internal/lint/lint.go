@@ -306,6 +306,9 @@ func writableTmp(ctr corev1.Container, spec *corev1.PodSpec) bool {
 // named instead of numbered where they have a name (containers, volumes,
 // env entries by name; worker groups by groupName), so that an old finding
 // excuses only the same field of the same container, wherever it moved.
+// A name that a list holds more than once is counted (the second
+// "ray-head" is [name="ray-head"#2]), so that a copy of an excused
+// container is not excused with it.
 func identity(root *manifest.Value, p manifest.Path) string {
 	var b strings.Builder
 	cur := root
@@ -315,15 +318,35 @@ func identity(root *manifest.Value, p manifest.Path) string {
 			cur = cur.Get(s.Key)
 			continue
 		}
+		list := cur
 		cur = cur.Index(s.Index)
+		key := ""
 		switch {
 		case cur.Get("name").IsString():
-			fmt.Fprintf(&b, "[name=%q]", cur.Get("name").Str())
+			key = "name"
 		case cur.Get("groupName").IsString():
-			fmt.Fprintf(&b, "[groupName=%q]", cur.Get("groupName").Str())
+			key = "groupName"
 		default:
 			fmt.Fprintf(&b, "[%d]", s.Index)
+			continue
 		}
+		name := cur.Get(key).Str()
+		fmt.Fprintf(&b, "[%s=%q", key, name)
+		if n := occurrence(list, s.Index, key, name); n > 1 {
+			fmt.Fprintf(&b, "#%d", n)
+		}
+		b.WriteString("]")
 	}
 	return b.String()
+}
+
+// occurrence counts the items of list up to index i whose key is name.
+func occurrence(list *manifest.Value, i int, key, name string) int {
+	n := 0
+	for j := 0; j <= i; j++ {
+		if it := list.Index(j); it.Get(key).IsString() && it.Get(key).Str() == name {
+			n++
+		}
+	}
+	return n
 }

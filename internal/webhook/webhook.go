@@ -8,7 +8,8 @@
 // (mutate included), unless its namespace is exempt. On UPDATE, validation
 // ratchets precisely: an error finding is let through only if the old
 // object had the very same one (same rule, same field of the same named
-// container, same message), so an operator or autoscaler can keep
+// container, same message, same value there), so an operator or
+// autoscaler can keep
 // updating an existing cluster, but no new violation hides behind an old
 // one, and a warning never excuses an error. A RayCluster that a
 // RayService owns may be changed only by whoever may change that
