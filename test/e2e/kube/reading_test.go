@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -294,8 +295,8 @@ func TestAdversarialHardened(t *testing.T) {
 }
 
 // TestQuotaForbidsExposure: a tenant's quota forbids LoadBalancer and
-// NodePort Services, so a tenant cannot publish a Ray head past the
-// policies.
+// NodePort Services and Ingresses, so a tenant cannot publish a Ray head
+// past the policies.
 func TestQuotaForbidsExposure(t *testing.T) {
 	c := apiServer(t)
 	out, stderr, code := raygate(t, "tenant", "render", "--file", tenantsFile)
@@ -346,6 +347,18 @@ func TestQuotaForbidsExposure(t *testing.T) {
 	}
 	if err := c.Create(ctx(t), svc(corev1.ServiceTypeClusterIP)); err != nil {
 		t.Errorf("a ClusterIP Service is refused: %v", err)
+	}
+	// Nor an Ingress (KubeRay creates one for enableIngress: true).
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "dashboard", Namespace: ns},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "clusterip", Port: networkingv1.ServiceBackendPort{Number: 8265}}}}},
+		}}}}},
+	}
+	if err := c.Create(ctx(t), ing); err == nil || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Errorf("an Ingress in a tenant namespace: %v", err)
 	}
 }
 
