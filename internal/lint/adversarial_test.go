@@ -109,6 +109,9 @@ var adversarialExpect = map[string]struct {
 		{"RG-operator-rbac-secrets", "rules[0]"},
 		{"RG-operator-watch-namespace", "spec.template.spec.containers[0].args[0]"},
 	}},
+	"autoscaler-account-takeover.yaml": {want: []want{
+		{"RG-service-account", "spec.headGroupSpec.template.spec.serviceAccountName"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

@@ -28,6 +28,7 @@ func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest
 	c.checkClusterSecrets(cs)
 	if manifest.AutoscalingEnabled(cs.Value) {
 		c.checkAutoscaler(cs, head)
+		c.checkAutoscalerAccount(cs)
 		if img := cs.Value.Lookup("autoscalerOptions.image"); img.IsString() {
 			if reason := unpinned(img.Str()); reason != "" {
 				c.add(RuleImageUnpinned, cs.Path.Join(path("autoscalerOptions.image")), fmt.Sprintf("autoscaler image %q %s; pin a version tag or a digest", img.Str(), reason))

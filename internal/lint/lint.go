@@ -62,12 +62,14 @@ func Check(name string, f *manifest.File, opts Options) []Finding {
 // ConfigMaps, Namespaces and Ray objects of all the files.
 func CheckSet(in []Input, opts Options) []Finding {
 	var out []Finding
+	accounts := serviceAccounts(in, opts)
 	for _, f := range in {
 		tokens := tokenSecrets(f.File.Objects())
 		for _, o := range f.File.Resources() {
 			switch {
 			case o.IsRay():
-				out = append(out, check(f.Name, o, opts, tokens)...)
+				c := &checker{file: f.Name, o: o, tokens: tokens, accounts: accounts}
+				out = append(out, c.check(opts)...)
 			case o.IsWorkload():
 				if _, isOperator := manifest.FindOperator(o); opts.RayOnly && !isOperator {
 					continue
@@ -88,7 +90,8 @@ func Object(file string, o manifest.Object, opts Options) []Finding {
 	if o.IsWorkload() {
 		return checkWorkload(file, o)
 	}
-	return check(file, o, opts, nil)
+	c := &checker{file: file, o: o}
+	return c.check(opts)
 }
 
 // checkWorkload evaluates the pod template of a workload (a Pod, a
@@ -111,8 +114,9 @@ func checkWorkload(file string, o manifest.Object) []Finding {
 	return c.out
 }
 
-func check(file string, o manifest.Object, opts Options, tokens map[string]tokenOwner) []Finding {
-	c := &checker{file: file, o: o, tokens: tokens}
+// check applies every rule for KubeRay objects to c's object.
+func (c *checker) check(opts Options) []Finding {
+	o := c.o
 	c.tenantOf(opts)
 	specs := manifest.ClusterSpecs(o)
 	templates := manifest.Templates(o)
@@ -151,6 +155,9 @@ type checker struct {
 	o      manifest.Object
 	out    []Finding
 	tokens map[string]tokenOwner
+	// accounts are the ServiceAccounts of the files checked together, by
+	// name, with their namespaces ("" when unknown).
+	accounts map[string][]string
 	// tenants and ten are the tenants file and the object's tenant (nil
 	// when the tenant rules are off or the object has no tenant).
 	tenants *tenant.File
