@@ -139,6 +139,11 @@ func checkHardened(t *testing.T, name string, out []byte) {
 		// Windows pod.
 		expect("spec.template.spec.securityContext", `{"runAsNonRoot":true}`)
 		expect("spec.template.spec.containers[0].securityContext", "<absent>")
+	case "raycronjob.yaml":
+		expect("spec.jobTemplate.rayClusterSpec.headGroupSpec.serviceType", `"ClusterIP"`)
+		expect("spec.jobTemplate.rayClusterSpec.authOptions.mode", `"token"`)
+		expect("spec.jobTemplate.rayClusterSpec.headGroupSpec.template.spec.containers[0].securityContext.privileged", "false")
+		expect("spec.jobTemplate.submitterPodTemplate.spec.containers[0].securityContext.allowPrivilegeEscalation", "false")
 	case "list-in-configmap.yaml":
 		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.privileged", "false")
 	}

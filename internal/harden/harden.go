@@ -161,7 +161,7 @@ func Object(o manifest.Object) ([]manifest.Edit, []Change) {
 		v.Value = p.v
 		return v
 	}
-	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
+	if manifest.JobSpecPath(o.Kind) != nil {
 		p.addSubmitter()
 	}
 	for _, cs := range manifest.ClusterSpecs(view()) {

@@ -112,6 +112,12 @@ var adversarialExpect = map[string]struct {
 	"autoscaler-account-takeover.yaml": {want: []want{
 		{"RG-service-account", "spec.headGroupSpec.template.spec.serviceAccountName"},
 	}},
+	"raycronjob.yaml": {want: []want{
+		{"PSS-privileged", "spec.jobTemplate.rayClusterSpec.headGroupSpec.template.spec.containers[0].securityContext.privileged"},
+		{"RG-head-service-exposed", "spec.jobTemplate.rayClusterSpec.headGroupSpec.serviceType"},
+		{"RG-auth-disabled", "spec.jobTemplate.rayClusterSpec.authOptions"},
+		{"RG-submitter-restricted", "spec.jobTemplate.submitterPodTemplate"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

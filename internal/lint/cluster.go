@@ -157,24 +157,26 @@ func (c *checker) checkAutoscaler(cs manifest.ClusterSpec, head *corev1.PodTempl
 		fmt.Sprintf("the autoscaler container KubeRay adds to the head pod would fail restricted (%s); set autoscalerOptions.securityContext to the restricted container securityContext", strings.Join(reasons, ", ")))
 }
 
-// checkSubmitter looks at the pods a RayJob's submission adds.
+// checkSubmitter looks at the pods a RayJob's submission adds (a
+// RayCronJob's RayJobs alike).
 func (c *checker) checkSubmitter(specs []manifest.ClusterSpec) {
+	jp := manifest.JobSpecPath(c.o.Kind)
 	switch manifest.SubmissionMode(c.o) {
 	case manifest.SubmissionModeK8sJob:
-		if !c.o.Value.Lookup("spec.submitterPodTemplate").IsNull() {
+		if !c.o.Value.At(jp.Key("submitterPodTemplate")).IsNull() {
 			return
 		}
 		if len(specs) == 0 {
 			// Without rayClusterSpec KubeRay builds the submitter from the
 			// selected cluster's head: still a pod without securityContext.
-			c.addSev(RuleSubmitterRestricted, SeverityWarning, path("spec.submitterPodTemplate"),
+			c.addSev(RuleSubmitterRestricted, SeverityWarning, jp.Key("submitterPodTemplate"),
 				"no submitterPodTemplate: KubeRay's default submitter pod (built from the selected cluster's head image) has no securityContext and is rejected in a restricted namespace; add a submitterPodTemplate with a restricted securityContext")
 			return
 		}
-		c.add(RuleSubmitterRestricted, path("spec.submitterPodTemplate"),
+		c.add(RuleSubmitterRestricted, jp.Key("submitterPodTemplate"),
 			"no submitterPodTemplate: KubeRay's default submitter pod has no securityContext and is rejected in a restricted namespace; add one with a restricted securityContext (raygate harden adds KubeRay's default, hardened)")
 	case manifest.SubmissionModeSidecar:
-		c.add(RuleSidecarSubmitter, path("spec.submissionMode"),
+		c.add(RuleSidecarSubmitter, jp.Key("submissionMode"),
 			"SidecarMode adds a submitter container without a securityContext to the head pod, which a restricted namespace rejects; use K8sJobMode with a hardened submitterPodTemplate, or HTTPMode")
 	}
 }

@@ -141,7 +141,7 @@ func (c *checker) check(opts Options) []Finding {
 		}
 		c.checkClusterSpec(cs, templates, decoded, ci, head)
 	}
-	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
+	if manifest.JobSpecPath(o.Kind) != nil {
 		c.checkSubmitter(specs)
 	}
 	if manifest.CanonicalKind(o.Kind) == manifest.KindRayService {

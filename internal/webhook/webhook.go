@@ -1,5 +1,5 @@
 // Package webhook is raygate's Kubernetes admission webhook for KubeRay's
-// RayCluster, RayJob and RayService. /validate runs the lint rules: an
+// RayCluster, RayJob, RayService and RayCronJob. /validate runs the lint rules: an
 // error-severity finding denies the object, naming rule and field; warnings
 // come back as admission warnings. /mutate applies the harden fixes as a
 // JSON Patch. Both speak AdmissionReview admission.k8s.io/v1 in JSON.
@@ -202,7 +202,7 @@ func readObject(raw []byte) (manifest.Object, error) {
 		return manifest.Object{}, err
 	}
 	if !o.IsRay() {
-		return manifest.Object{}, errors.New("the object is not a RayCluster, RayJob or RayService")
+		return manifest.Object{}, errors.New("the object is not a RayCluster, RayJob, RayService or RayCronJob")
 	}
 	return o, nil
 }
