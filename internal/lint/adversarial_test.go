@@ -118,6 +118,9 @@ var adversarialExpect = map[string]struct {
 		{"RG-auth-disabled", "spec.jobTemplate.rayClusterSpec.authOptions"},
 		{"RG-submitter-restricted", "spec.jobTemplate.submitterPodTemplate"},
 	}},
+	"serve-incremental-gateway.yaml": {want: []want{
+		{"RG-serve-service-exposed", "spec.upgradeStrategy.clusterUpgradeOptions.gatewayClassName"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

@@ -61,10 +61,19 @@ func (c *checker) checkService(rule, name, what string, p manifest.Path, spec *m
 	}
 }
 
-// checkServeService looks at a RayService's serve Service.
+// checkServeService looks at a RayService's serve Service, and at the
+// Gateway KubeRay (1.6.0 and later) creates for the incremental upgrade
+// strategy, which routes to Ray Serve through the given Gateway class.
 func (c *checker) checkServeService() {
 	c.checkService(RuleServeServiceExposed, "the serve Service", "Ray Serve's unauthenticated endpoints (port 8000)",
 		path("spec.serveService.spec"), c.o.Value.Lookup("spec.serveService.spec"))
+	up := c.o.Value.Lookup("spec.upgradeStrategy")
+	if up.Get("type").Str() == "NewClusterWithIncrementalUpgrade" {
+		if gc := up.Lookup("clusterUpgradeOptions.gatewayClassName"); gc.Str() != "" {
+			c.add(RuleServeServiceExposed, path("spec.upgradeStrategy.clusterUpgradeOptions.gatewayClassName"), fmt.Sprintf(
+				"the incremental upgrade makes KubeRay create a Gateway of class %q with an HTTPRoute to Ray Serve's unauthenticated endpoints (port 8000): whoever reaches that Gateway reaches Serve; use a Gateway class that is internal to the cluster, behind authentication", gc.Str()))
+		}
+	}
 }
 
 // checkAuth requires Ray token authentication.

@@ -67,7 +67,7 @@ var rgRules = []Rule{
 		Summary: "an Ingress, a Gateway API route or a LoadBalancer/NodePort Service in the same files publishes a Ray head port (8265, 10001, 6379, 52365, or a *-head-svc Service) outside the cluster",
 		Fix:     "remove it and publish the dashboard through raygate, which authenticates and authorizes every request"},
 	{ID: RuleServeServiceExposed, Severity: SeverityWarning,
-		Summary: "a RayService's serve Service (spec.serveService.spec) is of type LoadBalancer or NodePort, or sets externalIPs or loadBalancerSourceRanges: Ray Serve answers unauthenticated requests from outside the cluster",
+		Summary: "a RayService's serve Service (spec.serveService.spec) is of type LoadBalancer or NodePort, or sets externalIPs or loadBalancerSourceRanges, or its incremental upgrade strategy makes KubeRay create a Gateway of a class (upgradeStrategy.clusterUpgradeOptions.gatewayClassName) routing to Serve: Ray Serve answers unauthenticated requests from outside the cluster",
 		Fix:     "use ClusterIP behind an authenticating ingress or gateway"},
 	{ID: RuleHeadIngress, Severity: SeverityError, Hardened: true,
 		Summary: "spec.headGroupSpec.enableIngress is true: KubeRay creates an Ingress to the dashboard and Jobs API, which run any shell command a request asks for",
