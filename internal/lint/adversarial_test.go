@@ -121,6 +121,9 @@ var adversarialExpect = map[string]struct {
 	"serve-incremental-gateway.yaml": {want: []want{
 		{"RG-serve-service-exposed", "spec.upgradeStrategy.clusterUpgradeOptions.gatewayClassName"},
 	}},
+	"head-separate-service.yaml": {want: []want{
+		{"RG-head-route", "spec.ports[0]"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

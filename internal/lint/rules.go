@@ -64,7 +64,7 @@ var rgRules = []Rule{
 		Summary: "the head Service is published outside the cluster: of type LoadBalancer or NodePort (spec.headGroupSpec.serviceType or headService.spec.type), or with headService.spec.externalIPs or loadBalancerSourceRanges; the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are then reachable from outside, where anyone who reaches them can run code",
 		Fix:     "use ClusterIP without externalIPs and reach the dashboard through raygate"},
 	{ID: RuleHeadRoute, Severity: SeverityWarning,
-		Summary: "an Ingress, a Gateway API route or a LoadBalancer/NodePort Service in the same files publishes a Ray head port (8265, 10001, 6379, 52365, or a *-head-svc Service) outside the cluster",
+		Summary: "an Ingress, a Gateway API route, or a Service of type LoadBalancer or NodePort or with externalIPs that selects Ray pods by KubeRay's labels (any ray.io/ label), in the same files, publishes a Ray head port (8265, 10001, 6379, 52365, or a *-head-svc Service) outside the cluster, where whoever reaches it can run code; an error for such a Service (it publishes the head as a head Service of that type would), a warning for an Ingress or route (its controller may authenticate)",
 		Fix:     "remove it and publish the dashboard through raygate, which authenticates and authorizes every request"},
 	{ID: RuleServeServiceExposed, Severity: SeverityWarning,
 		Summary: "a RayService's serve Service (spec.serveService.spec) is of type LoadBalancer or NodePort, or sets externalIPs or loadBalancerSourceRanges, or its incremental upgrade strategy makes KubeRay create a Gateway of a class (upgradeStrategy.clusterUpgradeOptions.gatewayClassName) routing to Serve: Ray Serve answers unauthenticated requests from outside the cluster",
