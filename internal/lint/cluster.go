@@ -175,9 +175,11 @@ func (c *checker) checkSubmitter(specs []manifest.ClusterSpec) {
 		if !c.o.Value.At(jp.Key("submitterPodTemplate")).IsNull() {
 			return
 		}
-		if len(specs) == 0 {
+		if len(specs) == 0 || specs[0].Value.Lookup("headGroupSpec.template.spec.containers[0].image").Str() == "" {
 			// Without rayClusterSpec KubeRay builds the submitter from the
 			// selected cluster's head: still a pod without securityContext.
+			// (Without a head image, harden cannot write the default
+			// submitter either.)
 			c.addSev(RuleSubmitterRestricted, SeverityWarning, jp.Key("submitterPodTemplate"),
 				"no submitterPodTemplate: KubeRay's default submitter pod (built from the selected cluster's head image) has no securityContext and is rejected in a restricted namespace; add a submitterPodTemplate with a restricted securityContext")
 			return
