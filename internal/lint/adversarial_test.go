@@ -124,6 +124,10 @@ var adversarialExpect = map[string]struct {
 	"head-separate-service.yaml": {want: []want{
 		{"RG-head-route", "spec.ports[0]"},
 	}},
+	"operator-rbac-pod-maker.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-rbac-secrets", "rules[1]"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

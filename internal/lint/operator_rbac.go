@@ -88,7 +88,15 @@ var builtinRoles = map[string]builtinRole{
 	"system:controller:storage-version-migrator-controller": {bootstrapLabels, `[{apiGroups: ["*"], resources: ["*"], verbs: [list, patch]}]`},
 	"system:controller:clusterrole-aggregation-controller":  {bootstrapLabels, `[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate, get, list, patch, update, watch]}]`},
 	"system:kube-controller-manager":                        {bootstrapLabels, `[{apiGroups: [""], resources: [secrets], verbs: [get, create, delete, update]}, {apiGroups: ["*"], resources: ["*"], verbs: [list, watch]}, {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]`},
-	"system:node":                                           {bootstrapLabels, `[{apiGroups: [""], resources: [configmaps, secrets], verbs: [get, list, watch]}]`},
+	"system:node":                                           {bootstrapLabels, `[{apiGroups: [""], resources: [configmaps, secrets], verbs: [get, list, watch]}, {apiGroups: [""], resources: [pods], verbs: [create, delete]}]`},
+	"system:controller:cronjob-controller":                  {bootstrapLabels, `[{apiGroups: [batch], resources: [jobs], verbs: [create]}]`},
+	"system:controller:daemon-set-controller":               {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
+	"system:controller:deployment-controller":               {bootstrapLabels, `[{apiGroups: [apps], resources: [replicasets], verbs: [create]}]`},
+	"system:controller:job-controller":                      {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
+	"system:controller:persistent-volume-binder":            {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
+	"system:controller:replicaset-controller":               {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
+	"system:controller:replication-controller":              {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
+	"system:controller:statefulset-controller":              {bootstrapLabels, `[{apiGroups: [""], resources: [pods], verbs: [create]}]`},
 	"system:kubelet-api-admin":                              {bootstrapLabels, `[{apiGroups: [""], resources: [nodes/proxy, nodes/log, nodes/metrics, nodes/stats], verbs: ["*"]}]`},
 }
 
@@ -107,10 +115,12 @@ func builtinOrder() []string {
 }
 
 // aggregateToEdit are the rules of system:aggregate-to-edit that matter
-// here: Secrets read, exec and attach, impersonating and minting tokens
-// for service accounts.
+// here: Secrets read, pods and pod-making workloads created, exec and
+// attach, impersonating and minting tokens for service accounts.
 const aggregateToEdit = `[{apiGroups: [""], resources: [pods/attach, pods/exec, secrets], verbs: [get, list, watch]},
-{apiGroups: [""], resources: [pods/attach, pods/exec, secrets], verbs: [create, delete, deletecollection, patch, update]},
+{apiGroups: [""], resources: [pods, pods/attach, pods/exec, replicationcontrollers, secrets], verbs: [create, delete, deletecollection, patch, update]},
+{apiGroups: [apps], resources: [daemonsets, deployments, replicasets, statefulsets], verbs: [create, delete, deletecollection, patch, update]},
+{apiGroups: [batch], resources: [cronjobs, jobs], verbs: [create, delete, deletecollection, patch, update]},
 {apiGroups: [""], resources: [serviceaccounts], verbs: [impersonate]},
 {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]`
 
@@ -326,6 +336,15 @@ type rbacFinding struct {
 	msg  string
 }
 
+// PodMakers are the resources whose creation makes pods from a spec the
+// creator writes: creating one in a namespace lets the creator mount any
+// Secret of that namespace into a pod, and read it.
+var PodMakers = []struct{ Group, Resource string }{
+	{"", "pods"}, {"", "replicationcontrollers"},
+	{"apps", "deployments"}, {"apps", "statefulsets"}, {"apps", "daemonsets"}, {"apps", "replicasets"},
+	{"batch", "jobs"}, {"batch", "cronjobs"},
+}
+
 // execResources are the subresources that run commands in pods, with the
 // verbs that do: exec and attach with create (the API server asks for
 // create also for the WebSocket upgrade a GET makes), and the kubelet's
@@ -372,6 +391,17 @@ func (x *install) rbac(f foundOperator) []Finding {
 				add(rbacFinding{RuleOperatorRBACSecrets, SeverityError, gr.at, gr.path, fmt.Sprintf(
 					"%s lets %s %s Secrets in every namespace: every tenant's Ray token Secret and every other Secret of the cluster; where teams share a cluster, install the operator for their namespaces (--watch-namespace, with a Role and RoleBinding per watched namespace; Helm: singleNamespaceInstall: true)",
 					gr.what, through, verbText(verbs))})
+			}
+			var makers []string
+			for _, m := range PodMakers {
+				if len(rule.allows(m.Group, m.Resource, "create")) > 0 {
+					makers = append(makers, strings.TrimPrefix(m.Group+"/"+m.Resource, "/"))
+				}
+			}
+			if len(makers) > 0 && !rule.named && g.clusterWide {
+				add(rbacFinding{RuleOperatorRBACSecrets, SeverityError, gr.at, gr.path, fmt.Sprintf(
+					"%s lets %s create %s in every namespace: a pod it makes can mount any Secret of its namespace, so it can read every tenant's Ray token Secret and every other Secret of the cluster; where teams share a cluster, install the operator for their namespaces (--watch-namespace, with a Role and RoleBinding per watched namespace; Helm: singleNamespaceInstall: true)",
+					gr.what, through, strings.Join(makers, ", "))})
 			}
 			var execs []string
 			for _, x := range execResources {

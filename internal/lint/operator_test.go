@@ -182,6 +182,17 @@ func TestOperatorRules(t *testing.T) {
 			none: []string{RuleOperatorRBACSecrets, RuleOperatorRBACExec, RuleOperatorRBACWildcard},
 		},
 		{
+			name: "creating pods or Jobs in every namespace reads every Secret; in one namespace it does not",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				clusterRole("makers", "- {apiGroups: [\"\"], resources: [pods], verbs: [create]}\n- {apiGroups: [\"*\"], resources: [jobs, deployments], verbs: [\"*\"]}\n"),
+				binding("ClusterRoleBinding", "makers", "", "ClusterRole", "makers", operatorSA),
+				binding("RoleBinding", "makers-team-a", "team-a", "ClusterRole", "makers", operatorSA))},
+			want: []expect{
+				{RuleOperatorRBACSecrets, "error", "ClusterRole", "rules[0]", "create pods in every namespace: a pod it makes can mount any Secret of its namespace"},
+				{RuleOperatorRBACSecrets, "error", "ClusterRole", "rules[1]", "create apps/deployments, batch/jobs in every namespace"},
+			},
+		},
+		{
 			name: "an empty resource name matches list and watch",
 			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
 				clusterRole("empty", "- {apiGroups: [\"*\"], resources: [secrets], resourceNames: [webhook-cert, \"\"], verbs: [list]}\n"),
