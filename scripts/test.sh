@@ -3,8 +3,9 @@
 # staticcheck, govulncheck), unit tests (with the fuzz targets' seed
 # corpora), a bounded run of every fuzz target, the NetworkPolicy
 # differential test, and the end-to-end tests against real Ray, a real OIDC
-# provider (Dex) and a real kube-apiserver + etcd. Components are installed
-# or built into $HOME/.cache/raygate on first use.
+# provider (Dex), a real kube-apiserver + etcd and a real headless Chromium.
+# Components are installed or built into $HOME/.cache/raygate (Chromium
+# from Debian with apt-get) on first use.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh unit       static checks and unit tests only
@@ -53,7 +54,7 @@ run_unit() {
   step "NetworkPolicy evaluator against cyclonus (test/tools/netpoldiff)"
   (cd test/tools/netpoldiff && go vet ./... && go test -json -count=1 ./...) | summarize --name "netpol differential" || return 1
   step "race detector on the request path"
-  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ ./internal/limit/ ./internal/upgrade/ \
+  go test -json -race -count=1 ./internal/gateway/ ./internal/authn/ ./internal/proxy/ ./internal/audit/ ./internal/server/ ./internal/httpguard/ ./internal/jobs/ ./internal/limit/ ./internal/upgrade/ ./internal/signin/ ./internal/session/ ./internal/clilogin/ ./internal/tokencache/ \
     | summarize --name "race tests" || return 1
 }
 
@@ -88,12 +89,13 @@ run_fuzz() {
 
 run_e2e() {
   step "preparing real components"
-  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_HELM_BIN RAYGATE_KUBERAY_CONFIG RAYGATE_BIN="$artifacts/raygate"
+  export RAYGATE_RAY_VENV RAYGATE_DEX_BIN KUBEBUILDER_ASSETS RAYGATE_HELM_BIN RAYGATE_KUBERAY_CONFIG RAYGATE_CHROMIUM RAYGATE_BIN="$artifacts/raygate"
   RAYGATE_RAY_VENV="$("$here/install-ray.sh")" || return 1
   RAYGATE_DEX_BIN="$("$here/build-dex.sh")" || return 1
   KUBEBUILDER_ASSETS="$("$here/build-k8s.sh")" || return 1
   RAYGATE_HELM_BIN="$("$here/build-helm.sh")" || return 1
   RAYGATE_KUBERAY_CONFIG="$("$here/render-kuberay.sh")" || return 1
+  RAYGATE_CHROMIUM="$("$here/install-chromium.sh")" || return 1
   go build -o "$RAYGATE_BIN" ./cmd/raygate || return 1
   export RAYGATE_E2E_ARTIFACTS="$artifacts"
   step "end-to-end tests (logs in $artifacts)"

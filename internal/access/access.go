@@ -78,6 +78,9 @@ type WhoCanResult struct {
 	ClusterSource string `json:"cluster_source"`
 	// RequiredRole is the least role the action needs there.
 	RequiredRole string `json:"required_role"`
+	// RaisedFrom is the action's default least role when the cluster's
+	// actionRoles raise it to RequiredRole.
+	RaisedFrom string `json:"raised_from,omitempty"`
 	// OwnJobsOnly says that the action (jobs.stop) is only on the
 	// holder's own jobs; anyone else's is jobs.stop.any.
 	OwnJobsOnly bool `json:"own_jobs_only,omitempty"`
@@ -124,6 +127,9 @@ func WhoCan(ctx context.Context, p explain.Policy, action authz.Action, namespac
 		OwnJobsOnly: action == authz.ActionJobsStop, Holders: []Holder{}}
 	if c.Source == route.SourceKubernetes {
 		out.ClusterSource = "kubernetes-assumed"
+	}
+	if def := authz.LeastRole(action); need != def {
+		out.RaisedFrom = def.String()
 	}
 	for _, s := range c.Bindings.Subjects() {
 		if !decision.Allows(c, s.Role, action).Allow {

@@ -106,7 +106,7 @@ func TestOf(t *testing.T) {
 `)
 	m := Of(context.Background(), p, &identity.Identity{User: "alice", Groups: []string{"team-a"}})
 	if len(m.Clusters) != 2 || m.Clusters[0].Cluster != "team-a/ray1" || m.Clusters[0].Role != "developer" ||
-		!reflect.DeepEqual(m.Clusters[0].Allowed, []string{"dashboard.view", "cluster.read", "jobs.submit", "jobs.stop"}) ||
+		!reflect.DeepEqual(m.Clusters[0].Allowed, []string{"dashboard.view", "cluster.read", "logs.read", "jobs.submit", "jobs.stop"}) ||
 		m.Clusters[1].Role != "admin" || len(m.Clusters[1].Allowed) != len(authz.Actions) || m.Clusters[0].Via.Field != "clusters[0].access[0]" {
 		t.Fatalf("matrix %+v", m)
 	}
@@ -148,6 +148,7 @@ clusters:
 	wantLost := []string{
 		"user root team-a/ray1 dashboard.view admin old.yaml:10 (clusters[0].access[2])",
 		"user root team-a/ray1 cluster.read admin old.yaml:10 (clusters[0].access[2])",
+		"user root team-a/ray1 logs.read admin old.yaml:10 (clusters[0].access[2])",
 		"user root team-a/ray1 jobs.submit admin old.yaml:10 (clusters[0].access[2])",
 		"user root team-a/ray1 jobs.stop admin old.yaml:10 (clusters[0].access[2])",
 		"user root team-a/ray1 jobs.stop.any admin old.yaml:10 (clusters[0].access[2])",
@@ -186,7 +187,7 @@ clusters:
 			groupGains++
 		}
 	}
-	if apiKeyGains != 3 || groupGains != 7 || len(d.Gained) != 10 {
+	if apiKeyGains != 3 || groupGains != len(authz.Actions) || len(d.Gained) != 3+len(authz.Actions) {
 		t.Fatalf("gained %v", summary(d.Gained))
 	}
 }

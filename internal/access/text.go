@@ -14,6 +14,9 @@ import (
 func WriteWhoCanText(w io.Writer, r *WhoCanResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "who can %s on %s (needs %s", r.Action, r.Cluster, r.RequiredRole)
+	if r.RaisedFrom != "" {
+		fmt.Fprintf(&b, ", raised from %s by the cluster's actionRoles", r.RaisedFrom)
+	}
 	if r.OwnJobsOnly {
 		b.WriteString("; on their own jobs only: anyone else's job is jobs.stop.any")
 	}

@@ -39,6 +39,10 @@ const (
 	// ReasonNotServiceAccount refuses a token the Kubernetes API server
 	// authenticated as something other than a ServiceAccount.
 	ReasonNotServiceAccount = "not_service_account"
+	ReasonNonce             = "nonce_mismatch"
+	ReasonSessionInvalid    = "session_invalid"
+	ReasonSessionExpired    = "session_expired"
+	ReasonCrossSite         = "cross_site"
 )
 
 // Failure is a refused credential. Msg is safe to show the caller; Err

@@ -57,14 +57,17 @@ type keySnapshot struct {
 // NewKeySet returns the key set of issuer. jwksURL, when not empty, skips
 // discovery. caFile, when not empty, adds a PEM bundle to the trusted roots.
 func NewKeySet(issuer, jwksURL, caFile string, observer Observer) (*KeySet, error) {
-	client, err := idpClient(caFile)
+	client, err := NewHTTPClient(caFile)
 	if err != nil {
 		return nil, err
 	}
 	return &KeySet{issuer: issuer, jwksURL: jwksURL, client: client, observer: observer, now: time.Now, fetching: make(chan struct{}, 1)}, nil
 }
 
-func idpClient(caFile string) (*http.Client, error) {
+// NewHTTPClient returns the client raygate talks to an identity provider
+// with: a bounded timeout, and caFile's PEM bundle trusted in addition to
+// the system roots when caFile is not empty.
+func NewHTTPClient(caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		pool, err := x509.SystemCertPool()

@@ -3,6 +3,7 @@ package authn
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,86 +54,146 @@ func (v *OIDC) Keys() *KeySet { return v.keys }
 
 // Verify implements TokenVerifier. The returned time is the token's expiry.
 func (v *OIDC) Verify(ctx context.Context, token string) (*identity.Identity, time.Time, error) {
+	payload, err := v.verifySignature(ctx, token)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	id, exp, _, err := v.checkClaims(payload)
+	return id, exp, err
+}
+
+// IDToken is a verified ID token from a sign-in or a refresh.
+type IDToken struct {
+	// Identity is the signed-in caller, built like a bearer token's.
+	Identity *identity.Identity
+	// Expiry is the token's exp plus the issuer's clock skew.
+	Expiry time.Time
+	// Subject is the sub claim: the issuer's stable id of the person.
+	Subject string
+	// Nonce is the nonce claim, "" if absent.
+	Nonce string
+}
+
+// VerifyIDToken verifies an ID token that the issuer's token endpoint
+// issued to clientID, as Verify does, and also checks what OpenID Connect
+// requires of an ID token: aud includes clientID, azp (when present) is
+// clientID, sub is present, and nonce equals nonce (when nonce is not "";
+// a refreshed ID token may carry the sign-in's nonce or none).
+func (v *OIDC) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (*IDToken, error) {
+	payload, err := v.verifySignature(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	id, exp, claims, err := v.checkClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	auds, err := stringOrList(claims["aud"])
+	if err != nil || !slices.Contains(auds, clientID) {
+		return nil, fail(ReasonAudience, "ID token was not issued to raygate's client id", err)
+	}
+	var azp, sub, got string
+	if raw, ok := claims["azp"]; ok && (json.Unmarshal(raw, &azp) != nil || azp != clientID) {
+		return nil, fail(ReasonAudience, "ID token was authorized for another client", nil)
+	}
+	if json.Unmarshal(claims["sub"], &sub) != nil || sub == "" {
+		return nil, fail(ReasonClaims, "ID token has no subject", nil)
+	}
+	if raw, ok := claims["nonce"]; ok && json.Unmarshal(raw, &got) != nil {
+		return nil, fail(ReasonClaims, "ID token nonce is invalid", nil)
+	}
+	if nonce != "" && subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1 {
+		return nil, fail(ReasonNonce, "ID token nonce does not match the sign-in", nil)
+	}
+	return &IDToken{Identity: id, Expiry: exp, Subject: sub, Nonce: got}, nil
+}
+
+// verifySignature checks the JWS signature with an allowed algorithm and
+// a key of the issuer, and returns the payload.
+func (v *OIDC) verifySignature(ctx context.Context, token string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(token, v.algs)
 	if err != nil {
 		var ua *jose.ErrUnexpectedSignatureAlgorithm
 		if errors.As(err, &ua) {
-			return nil, time.Time{}, fail(ReasonAlgorithm, "token signature algorithm is not allowed", err)
+			return nil, fail(ReasonAlgorithm, "token signature algorithm is not allowed", err)
 		}
-		return nil, time.Time{}, fail(ReasonMalformed, "token is not a valid JWS", err)
+		return nil, fail(ReasonMalformed, "token is not a valid JWS", err)
 	}
+	return verifyWith(ctx, jws, v.keys)
+}
+
+// verifyWith checks a parsed JWS against the keys that may have signed it.
+func verifyWith(ctx context.Context, jws *jose.JSONWebSignature, keys *KeySet) ([]byte, error) {
 	if len(jws.Signatures) != 1 {
-		return nil, time.Time{}, fail(ReasonMalformed, "token must carry exactly one signature", nil)
+		return nil, fail(ReasonMalformed, "token must carry exactly one signature", nil)
 	}
 	h := jws.Signatures[0].Header
-	cands, err := v.keys.Candidates(ctx, h.KeyID, h.Algorithm)
+	cands, err := keys.Candidates(ctx, h.KeyID, h.Algorithm)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	var payload []byte
 	var verr error
 	for _, key := range cands {
 		if payload, verr = jws.Verify(key.Key); verr == nil {
-			break
+			return payload, nil
 		}
 	}
-	if verr != nil {
-		return nil, time.Time{}, fail(ReasonBadSignature, "token signature is invalid", verr)
-	}
-	return v.checkClaims(payload)
+	return nil, fail(ReasonBadSignature, "token signature is invalid", verr)
 }
 
-// checkClaims validates a verified payload and builds the identity.
-func (v *OIDC) checkClaims(payload []byte) (*identity.Identity, time.Time, error) {
+// checkClaims validates a verified payload and builds the identity; it
+// also returns the claims, for checks particular to ID tokens.
+func (v *OIDC) checkClaims(payload []byte) (*identity.Identity, time.Time, map[string]json.RawMessage, error) {
 	var claims map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	if err := dec.Decode(&claims); err != nil {
-		return nil, time.Time{}, fail(ReasonMalformed, "token claims are not a JSON object", err)
+		return nil, time.Time{}, nil, fail(ReasonMalformed, "token claims are not a JSON object", err)
 	}
 	var iss string
 	if err := json.Unmarshal(claims["iss"], &iss); err != nil || iss != v.cfg.Issuer {
-		return nil, time.Time{}, fail(ReasonUnknownIssuer, "token issuer does not match", nil)
+		return nil, time.Time{}, nil, fail(ReasonUnknownIssuer, "token issuer does not match", nil)
 	}
 	auds, err := stringOrList(claims["aud"])
 	if err != nil || !slices.ContainsFunc(auds, func(a string) bool { return v.audiences[a] }) {
-		return nil, time.Time{}, fail(ReasonAudience, "token audience is not accepted", err)
+		return nil, time.Time{}, nil, fail(ReasonAudience, "token audience is not accepted", err)
 	}
 	now := v.now()
 	skew := v.cfg.ClockSkew.D()
 	exp, ok, err := numericDate(claims["exp"])
 	if err != nil || !ok {
-		return nil, time.Time{}, fail(ReasonClaims, "token has no valid exp claim", err)
+		return nil, time.Time{}, nil, fail(ReasonClaims, "token has no valid exp claim", err)
 	}
 	if !now.Before(exp.Add(skew)) {
-		return nil, time.Time{}, fail(ReasonExpired, "token has expired", nil)
+		return nil, time.Time{}, nil, fail(ReasonExpired, "token has expired", nil)
 	}
 	if nbf, ok, err := numericDate(claims["nbf"]); err != nil {
-		return nil, time.Time{}, fail(ReasonClaims, "token nbf claim is invalid", err)
+		return nil, time.Time{}, nil, fail(ReasonClaims, "token nbf claim is invalid", err)
 	} else if ok && now.Add(skew).Before(nbf) {
-		return nil, time.Time{}, fail(ReasonNotYetValid, "token is not valid yet", nil)
+		return nil, time.Time{}, nil, fail(ReasonNotYetValid, "token is not valid yet", nil)
 	}
 	if iat, ok, err := numericDate(claims["iat"]); err != nil {
-		return nil, time.Time{}, fail(ReasonClaims, "token iat claim is invalid", err)
+		return nil, time.Time{}, nil, fail(ReasonClaims, "token iat claim is invalid", err)
 	} else if ok && now.Add(skew).Before(iat) {
-		return nil, time.Time{}, fail(ReasonNotYetValid, "token is issued in the future", nil)
+		return nil, time.Time{}, nil, fail(ReasonNotYetValid, "token is issued in the future", nil)
 	}
 	user, err := v.username(claims)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
 	groups, err := stringOrList(claims[v.cfg.GroupsClaim])
 	if err != nil || len(groups) > maxGroups {
-		return nil, time.Time{}, fail(ReasonClaims, "token groups claim is invalid", err)
+		return nil, time.Time{}, nil, fail(ReasonClaims, "token groups claim is invalid", err)
 	}
 	for i, g := range groups {
 		if !safeName(g) {
-			return nil, time.Time{}, fail(ReasonClaims, "token groups claim is invalid", nil)
+			return nil, time.Time{}, nil, fail(ReasonClaims, "token groups claim is invalid", nil)
 		}
 		groups[i] = v.cfg.GroupsPrefix + g
 	}
 	id := &identity.Identity{User: v.cfg.UsernamePrefix + user, Groups: groups, Method: identity.MethodOIDC, Source: v.cfg.Issuer}
-	return id, exp.Add(skew), nil
+	return id, exp.Add(skew), claims, nil
 }
 
 func (v *OIDC) username(claims map[string]json.RawMessage) (string, error) {

@@ -8,6 +8,7 @@ type Action string
 const (
 	ActionDashboardView Action = "dashboard.view"
 	ActionClusterRead   Action = "cluster.read"
+	ActionLogsRead      Action = "logs.read"
 	ActionJobsSubmit    Action = "jobs.submit"
 	ActionJobsStop      Action = "jobs.stop"
 	ActionJobsStopAny   Action = "jobs.stop.any"
@@ -16,16 +17,24 @@ const (
 )
 
 // Actions lists every action, in order of the least role they need.
-var Actions = []Action{ActionDashboardView, ActionClusterRead, ActionJobsSubmit, ActionJobsStop, ActionJobsStopAny, ActionServeDeploy, ActionClusterAdmin}
+var Actions = []Action{ActionDashboardView, ActionClusterRead, ActionLogsRead, ActionJobsSubmit, ActionJobsStop, ActionJobsStopAny, ActionServeDeploy, ActionClusterAdmin}
 
 // LeastRole is the lowest role allowed to perform a.
 func LeastRole(a Action) Role {
 	switch a {
-	case ActionDashboardView, ActionClusterRead:
+	case ActionDashboardView, ActionClusterRead, ActionLogsRead:
 		return RoleViewer
 	case ActionJobsSubmit, ActionJobsStop:
 		return RoleDeveloper
 	default:
 		return RoleAdmin
 	}
+}
+
+// IsRead reports whether a only reads: the dashboard, its read-only APIs
+// and log files. Every other action may change something, also when it is
+// asked for with GET (Ray's profilers attach to worker processes; a
+// package lookup pins the package).
+func IsRead(a Action) bool {
+	return a == ActionDashboardView || a == ActionClusterRead || a == ActionLogsRead
 }

@@ -41,9 +41,9 @@ type route struct {
 // routes is every Ray 2.60 dashboard and Jobs API route raygate lets
 // through, by action. Anything not listed here is ActionClusterAdmin:
 // profiling (/worker/*, /task/*, /memory_profile), tracebacks, the /logs
-// file proxy, log file and stream contents (/api/v0/logs/{file,stream}),
-// /api/authenticate, event and task-event ingestion, test and debug routes,
-// the job agent's own API, and any method or path Ray may add later.
+// file proxy, /api/authenticate, event and task-event ingestion, test and
+// debug routes, the job agent's own API, and any method or path Ray may add
+// later.
 var routes = []route{
 	// The dashboard's single-page app and its assets.
 	{methods: get, pattern: "/", action: ActionDashboardView},
@@ -95,6 +95,11 @@ var routes = []route{
 	{methods: get, pattern: "/api/v0/cluster_metadata", action: ActionClusterRead},
 	{methods: get, pattern: "/api/v0/jobs", action: ActionClusterRead},
 	{methods: get, pattern: "/api/v0/logs", action: ActionClusterRead},
+	// Log file contents (the dashboard's Logs tab and the log viewers of
+	// jobs, actors and tasks): their own action, so an operator can raise
+	// it per cluster.
+	{methods: get, pattern: "/api/v0/logs/file", action: ActionLogsRead},
+	{methods: get, pattern: "/api/v0/logs/stream", action: ActionLogsRead},
 	{methods: get, pattern: "/api/v0/nodes", action: ActionClusterRead},
 	{methods: get, pattern: "/api/v0/objects", action: ActionClusterRead},
 	{methods: get, pattern: "/api/v0/objects/summarize", action: ActionClusterRead},

@@ -68,8 +68,18 @@ var classifyCases = []struct {
 	{"GET", "/timezone", false, ActionClusterRead, ""},
 
 	// Admin-only: profiling, tracebacks, log contents, anything else.
-	{"GET", "/api/v0/logs/file", false, ActionClusterAdmin, ""},
-	{"GET", "/api/v0/logs/stream", false, ActionClusterAdmin, ""},
+	// Log file contents.
+	{"GET", "/api/v0/logs/file", false, ActionLogsRead, ""},
+	{"HEAD", "/api/v0/logs/file", false, ActionLogsRead, ""},
+	{"GET", "/api/v0/logs/stream", false, ActionLogsRead, ""},
+	{"POST", "/api/v0/logs/file", false, ActionClusterAdmin, ""},
+	{"GET", "/api/v0/logs/stream", true, ActionClusterAdmin, ""},
+	{"GET", "/api/v0/logs/other", false, ActionClusterAdmin, ""},
+	{"GET", "/api/v0/logs/file/x", false, ActionClusterAdmin, ""},
+	{"GET", "/api/authentication_mode", false, ActionClusterRead, ""},
+	{"POST", "/api/authenticate", false, ActionClusterAdmin, ""},
+	{"GET", "/api/v0/platform_events", false, ActionClusterRead, ""},
+	{"HEAD", "/api/v0/platform_events", false, ActionClusterRead, ""},
 	{"GET", "/logs/raylet.out", false, ActionClusterAdmin, ""},
 	{"GET", "/worker/traceback", false, ActionClusterAdmin, ""},
 	{"GET", "/worker/cpu_profile", false, ActionClusterAdmin, ""},

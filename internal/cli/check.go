@@ -37,6 +37,9 @@ func init() {
 		if err != nil {
 			return err
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintln(env.Stderr, w.String())
+		}
 		if !*quiet {
 			fmt.Fprintf(env.Stdout, "%s: ok (%d clusters, %d OIDC issuers, %d API keys)\n",
 				*path, len(cfg.Clusters), len(cfg.Authentication.OIDC), len(cfg.Authentication.APIKeys))

@@ -52,6 +52,8 @@ func TestMainExitCodes(t *testing.T) {
 	_ = os.WriteFile(good, []byte("authentication:\n  apiKeys: [{name: a, sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae, user: a}]\n"), 0o600)
 	bad := filepath.Join(dir, "bad.yaml")
 	_ = os.WriteFile(bad, []byte("listen: x\nclusters:\n  - name: Bad\n"), 0o600)
+	inline := filepath.Join(dir, "inline.yaml")
+	_ = os.WriteFile(inline, []byte("authentication:\n  oidc:\n    - {issuer: https://idp.example.com, audiences: [raygate], login: true, clientID: raygate, clientSecret: s3cret}\n  session: {keys: ["+strings.Repeat("A", 43)+"=]}\n"), 0o600)
 
 	runCases(t, []cliCase{
 		{"no args", nil, ExitUsage, "", "Usage: raygate COMMAND", false},
@@ -66,6 +68,7 @@ func TestMainExitCodes(t *testing.T) {
 		{"check ok", []string{"check", "--config", good}, ExitOK, "ok (0 clusters", "", false},
 		{"check positional", []string{"check", good}, ExitOK, "ok", "", false},
 		{"check bad", []string{"check", "--config", bad}, ExitFailure, "", bad + ":1: listen: \"x\" is not host:port", false},
+		{"check warns about inline secrets", []string{"check", "--config", inline}, ExitOK, "ok", inline + ":3: authentication.oidc[0].clientSecret: warning: the client secret is written in the config", false},
 		{"check missing file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, ExitFailure, "", "nope.yaml: cannot read config: no such file or directory", true},
 		{"check no flag", []string{"check"}, ExitUsage, "", "--config is required", true},
 		{"check bad flag", []string{"check", "--bogus"}, ExitUsage, "", "flag provided but not defined: -bogus", true},

@@ -54,9 +54,20 @@ type Config struct {
 	// Webhook, when set, makes `raygate serve` also serve the KubeRay
 	// admission webhook on its own TLS listener.
 	Webhook *Webhook `yaml:"webhook"`
+	// ExternalURL is the gateway's public base URL as browsers reach it:
+	// scheme, host and optional port, no path (https://raygate.example.com).
+	// Browser sign-in builds its callback URL from it
+	// (EXTERNALURL/_raygate/callback) and checks that cookie-authenticated
+	// state changes come from it. https, except on a loopback host. Default:
+	// derived from listen when listen is a loopback address
+	// (http://127.0.0.1:8080, https with tls); otherwise required for
+	// browser sign-in.
+	ExternalURL string `yaml:"externalURL"`
 
 	// File is the path the config was loaded from (not part of the file).
 	File string `yaml:"-"`
+
+	warnings Problems
 }
 
 // TLS names a certificate and its private key, both PEM files.
@@ -87,6 +98,11 @@ type Server struct {
 	// MaxHeaderBytes bounds the header section of a request in bytes; a
 	// larger one is refused with 431. Default 32768.
 	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// MaxPendingHeadBytes bounds the memory all connections together hold
+	// for request heads still arriving (beyond the first 4 KiB of each); a
+	// head that would take more is refused with 503. Default 67108864
+	// (64 MiB).
+	MaxPendingHeadBytes int64 `yaml:"maxPendingHeadBytes"`
 	// TrustedProxies lists the networks (CIDRs, or single addresses) of
 	// proxies in front of raygate whose X-Forwarded-For is believed: for a
 	// request from one of them, the client is the right-most address in
@@ -108,6 +124,12 @@ type Authentication struct {
 	Kubernetes *KubernetesAuthn `yaml:"kubernetes"`
 	// TokenCache bounds the cache of verified bearer tokens.
 	TokenCache TokenCache `yaml:"tokenCache"`
+	// Session configures the encrypted cookie that keeps a browser signed
+	// in. Required when an OIDC issuer has login: true.
+	Session Session `yaml:"session"`
+	// IAP, when set, accepts the signed header Google Cloud's
+	// Identity-Aware Proxy adds to every request it lets through.
+	IAP *IAP `yaml:"iap"`
 	// SharedIssuerNamespace says that all OIDC issuers name the same
 	// people and groups, so a name means the same from any of them.
 	// Default false: with more than one issuer, each must have its own
@@ -151,6 +173,79 @@ type OIDC struct {
 	// CAFile is a PEM bundle trusted for the issuer's HTTPS endpoints, in
 	// addition to the system roots. Default "" (system roots only).
 	CAFile string `yaml:"caFile"`
+	// Login offers browser sign-in with this issuer: the authorization code
+	// flow with PKCE, state and nonce, ending in an encrypted session
+	// cookie. Needs clientID, authentication.session keys and an
+	// externalURL (or a loopback listen). Default false.
+	Login bool `yaml:"login"`
+	// ClientID is raygate's client id at the issuer. Required with login,
+	// and must be one of audiences: ID tokens from sign-in are issued to it.
+	ClientID string `yaml:"clientID"`
+	// ClientSecretFile is a file holding the client secret (one line),
+	// re-read on reload. The preferred way to give the secret. Default ""
+	// (none: with no clientSecret either, raygate signs in as a public
+	// client, relying on PKCE alone).
+	ClientSecretFile string `yaml:"clientSecretFile"`
+	// ClientSecret is the client secret written in the config itself.
+	// Discouraged (`raygate check` warns): use clientSecretFile. At most one
+	// of the two. Default "".
+	ClientSecret string `yaml:"clientSecret"`
+	// Scopes are the scopes sign-in asks for; must include openid. Default:
+	// openid and email, then groups and profile if the issuer lists them in
+	// its scopes_supported, and offline_access if it lists that (so the
+	// session can be renewed with a refresh token).
+	Scopes []string `yaml:"scopes"`
+	// DisplayName names the issuer on the sign-in page when several
+	// issuers offer login, and to `raygate login --issuer`. Default: the
+	// issuer's host.
+	DisplayName string `yaml:"displayName"`
+	// CLIClientID offers terminal sign-in (`raygate login`) with this
+	// issuer: the id of a public client at the issuer (no secret; PKCE),
+	// allowed the device authorization grant and/or redirects to
+	// http://127.0.0.1 on any port. The gateway names it, with the issuer
+	// and scopes, at /_raygate/login-config. Must be one of audiences: the
+	// ID tokens `raygate login` gets are issued to it. Default "" (no
+	// terminal sign-in with this issuer).
+	CLIClientID string `yaml:"cliClientID"`
+}
+
+// Session configures browser sessions: an AEAD-encrypted cookie
+// (AES-256-GCM) that holds the signed-in identity, so raygate replicas
+// share no state. The cookie is __Host-raygate-session (Secure, HttpOnly,
+// SameSite=Lax), split into __Host-raygate-session-1, -2... when large.
+type Session struct {
+	// Keys are base64-encoded 32-byte keys (`openssl rand -base64 32`),
+	// written in the config. Discouraged (`raygate check` warns): use
+	// keyFiles. The first key of keys, then keyFiles, encrypts; every key
+	// decrypts, so a new key can be added in front and the old one removed
+	// once the sessions it sealed have ended.
+	Keys []string `yaml:"keys"`
+	// KeyFiles are files holding one base64-encoded 32-byte key each,
+	// re-read on reload.
+	KeyFiles []string `yaml:"keyFiles"`
+	// MaxLifetime bounds a session from sign-in, however often it is
+	// renewed with the refresh token. Default 12h.
+	MaxLifetime Duration `yaml:"maxLifetime"`
+}
+
+// IAP configures Google Cloud Identity-Aware Proxy mode: the caller's
+// identity is the email in the x-goog-iap-jwt-assertion header, an ES256
+// JWT that IAP signs. The unsigned x-goog-authenticated-user-* headers are
+// never trusted and never reach Ray.
+type IAP struct {
+	// Audience is the assertion's expected aud:
+	// /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID, or
+	// /projects/PROJECT_NUMBER/apps/PROJECT_ID on App Engine. Required.
+	Audience string `yaml:"audience"`
+	// JWKSURL is the key set IAP signs with. Default
+	// https://www.gstatic.com/iap/verify/public_key-jwk.
+	JWKSURL string `yaml:"jwksURL"`
+	// ClockSkew is the tolerance applied to exp and iat. Default 30s, at
+	// most 5m.
+	ClockSkew Duration `yaml:"clockSkew"`
+	// UsernamePrefix is prepended to every IAP user's email. Default "";
+	// required with OIDC issuers too, unless sharedIssuerNamespace is true.
+	UsernamePrefix string `yaml:"usernamePrefix"`
 }
 
 // APIKey is one static key. The key itself never appears in the file.
@@ -195,6 +290,11 @@ type Cluster struct {
 	// Access binds roles to users, groups and service accounts. A caller with
 	// no binding cannot see the cluster at all (404).
 	Access []Binding `yaml:"access"`
+	// ActionRoles raises the least role an action needs on this cluster,
+	// e.g. {logs.read: developer} keeps viewers out of log file contents.
+	// Keys are action names (see Actions), values role names; an entry may
+	// only raise an action's default role, never lower it. Default none.
+	ActionRoles map[string]string `yaml:"actionRoles"`
 }
 
 // Binding gives a role to subjects. Roles nest: viewer < developer < admin;

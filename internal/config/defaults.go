@@ -2,7 +2,9 @@ package config
 
 import (
 	"math"
+	"net"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -31,11 +33,14 @@ const (
 	DefaultIdleTimeout           = 2 * time.Minute
 	DefaultMaxRequestTargetBytes = 8 << 10
 	DefaultMaxHeaderBytes        = 32 << 10
+	DefaultMaxPendingHeadBytes   = 64 << 20
 	// MaxRequestTargetLimit and MaxHeaderLimit cap what the two size
 	// settings may be raised to.
-	MaxRequestTargetLimit = 64 << 10
-	MaxHeaderLimit        = 1 << 20
-	DefaultLimitMaxUsers  = 100000
+	MaxRequestTargetLimit     = 64 << 10
+	MaxHeaderLimit            = 1 << 20
+	DefaultLimitMaxUsers      = 100000
+	DefaultSessionMaxLifetime = 12 * time.Hour
+	DefaultIAPJWKSURL         = "https://www.gstatic.com/iap/verify/public_key-jwk"
 )
 
 // DefaultAlgorithms are the signature algorithms accepted when an issuer
@@ -53,6 +58,8 @@ func setDefault[T comparable](v *T, d T) {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.MetricsListen, DefaultMetricsListen)
+	setDefault(&c.ExternalURL, loopbackURL(c.Listen, c.TLS != nil))
+	c.ExternalURL = strings.TrimSuffix(c.ExternalURL, "/")
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
 	sv := &c.Server
 	setDefault(&sv.ReadHeaderTimeout, Duration(DefaultReadHeaderTimeout))
@@ -60,6 +67,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&sv.IdleTimeout, Duration(DefaultIdleTimeout))
 	setDefault(&sv.MaxRequestTargetBytes, DefaultMaxRequestTargetBytes)
 	setDefault(&sv.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&sv.MaxPendingHeadBytes, DefaultMaxPendingHeadBytes)
 	for i := range c.Authentication.OIDC {
 		o := &c.Authentication.OIDC[i]
 		setDefault(&o.UsernameClaim, DefaultUsernameClaim)
@@ -68,6 +76,11 @@ func (c *Config) applyDefaults() {
 		if len(o.Algorithms) == 0 {
 			o.Algorithms = append([]string(nil), DefaultAlgorithms...)
 		}
+	}
+	setDefault(&c.Authentication.Session.MaxLifetime, Duration(DefaultSessionMaxLifetime))
+	if iap := c.Authentication.IAP; iap != nil {
+		setDefault(&iap.JWKSURL, DefaultIAPJWKSURL)
+		setDefault(&iap.ClockSkew, Duration(DefaultClockSkew))
 	}
 	tc := &c.Authentication.TokenCache
 	if tc.Size == nil {
@@ -100,6 +113,21 @@ func (c *Config) applyDefaults() {
 	c.applyKubernetesDefaults()
 }
 
+// loopbackURL is the base URL of a listener on a loopback address, "" for
+// any other address (behind a load balancer or ingress the public URL
+// cannot be guessed).
+func loopbackURL(listen string, tls bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" || port == "" || !isLoopback(host) {
+		return ""
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 // resolvePaths makes every file path in the config absolute, relative to
 // dir (the config file's folder).
 func (c *Config) resolvePaths(dir string) {
@@ -114,6 +142,10 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.Authentication.OIDC {
 		abs(&c.Authentication.OIDC[i].CAFile)
+		abs(&c.Authentication.OIDC[i].ClientSecretFile)
+	}
+	for i := range c.Authentication.Session.KeyFiles {
+		abs(&c.Authentication.Session.KeyFiles[i])
 	}
 	for i := range c.Clusters {
 		abs(&c.Clusters[i].RayTokenFile)
@@ -145,6 +177,10 @@ func (c *Config) Files() []string {
 	}
 	for _, o := range c.Authentication.OIDC {
 		add(o.CAFile)
+		add(o.ClientSecretFile)
+	}
+	for _, f := range c.Authentication.Session.KeyFiles {
+		add(f)
 	}
 	for _, cl := range c.Clusters {
 		add(cl.RayTokenFile)

@@ -54,7 +54,8 @@ func TestShippedConfigs(t *testing.T) {
 			for _, p := range ps {
 				switch {
 				case strings.HasPrefix(p.Field, "tls") && strings.Contains(p.Msg, "cannot load"),
-					strings.HasSuffix(p.Field, "rayTokenFile") && strings.Contains(p.Msg, "cannot read"):
+					strings.HasSuffix(p.Field, "rayTokenFile") && strings.Contains(p.Msg, "cannot read"),
+					(strings.HasSuffix(p.Field, "clientSecretFile") || strings.Contains(p.Field, "keyFiles[")) && strings.Contains(p.Msg, "cannot read"):
 				default:
 					t.Errorf("%s", p)
 				}

@@ -96,6 +96,7 @@ func parse(name string, data []byte, policy bool) (*Config, error) {
 		return nil, sortProblems(problems)
 	}
 	c.placeBindings(name, p.lines)
+	c.warnings = sortProblems(v.warnings)
 	return c, nil
 }
 
@@ -262,6 +263,13 @@ func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
 	case reflect.Map:
 		if node.Kind != yaml.MappingNode {
 			p.add(node.Line, path, "expected a mapping, got a %s", kindName(node.Kind))
+			return
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			sub := joinPath(path, k.Value)
+			p.lines[sub] = k.Line
+			p.walk(v, t.Elem(), sub)
 		}
 	default:
 		if node.Kind != yaml.ScalarNode {
@@ -350,6 +358,8 @@ func unwrapPathErr(err error) error {
 	}
 	return err
 }
+
+func sortStrings(s []string) { sort.Strings(s) }
 
 func sortProblems(ps Problems) Problems {
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })

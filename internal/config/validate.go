@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -33,6 +32,12 @@ type validator struct {
 	file     string
 	lines    map[string]int
 	problems Problems
+	warnings Problems
+}
+
+// warnf records a warning: allowed, but discouraged.
+func (v *validator) warnf(path, format string, args ...any) {
+	v.warnings = append(v.warnings, Problem{File: v.file, Line: v.lineOf(path), Field: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 // errf records a problem at field path, on the line of the deepest part of
@@ -72,6 +77,7 @@ func (c *Config) Validate() error {
 	if len(v.problems) > 0 {
 		return v.sorted()
 	}
+	c.warnings = sortProblems(v.warnings)
 	return nil
 }
 
@@ -86,6 +92,8 @@ func (c *Config) validate(v *validator) {
 	}
 	c.Server.validate(v)
 	c.validateAuthentication(v)
+	c.validateBrowser(v)
+	c.validateCLI(v)
 	c.validateClusters(v)
 	c.validateKubernetes(v)
 	if c.Audit.File != "-" {
@@ -143,11 +151,19 @@ func (s *Server) validate(v *validator) {
 			v.errf("server."+name, "must be positive")
 		}
 	}
+	sizes := true
 	if s.MaxRequestTargetBytes < 256 || s.MaxRequestTargetBytes > MaxRequestTargetLimit {
 		v.errf("server.maxRequestTargetBytes", "must be between 256 and %d", MaxRequestTargetLimit)
+		sizes = false
 	}
 	if s.MaxHeaderBytes < 1024 || s.MaxHeaderBytes > MaxHeaderLimit {
 		v.errf("server.maxHeaderBytes", "must be between 1024 and %d", MaxHeaderLimit)
+		sizes = false
+	}
+	// A buffer grows by doubling: let at least one head of the largest
+	// size arrive slowly.
+	if least := 2 * int64(s.MaxRequestTargetBytes+s.MaxHeaderBytes); sizes && s.MaxPendingHeadBytes < least {
+		v.errf("server.maxPendingHeadBytes", "must be at least twice maxRequestTargetBytes plus maxHeaderBytes (%d)", least)
 	}
 	for i, p := range s.TrustedProxies {
 		if _, err := realip.ParsePrefix(p); err != nil {
@@ -187,8 +203,8 @@ func LoadTenants(file string) (*tenant.File, error) {
 
 func (c *Config) validateAuthentication(v *validator) {
 	a := c.Authentication
-	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 && a.Kubernetes == nil {
-		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc, authentication.apiKeys or authentication.kubernetes)")
+	if len(a.OIDC) == 0 && len(a.APIKeys) == 0 && a.Kubernetes == nil && a.IAP == nil {
+		v.errf("authentication", "no authentication method is configured: every request would be refused (add authentication.oidc, authentication.apiKeys, authentication.iap or authentication.kubernetes)")
 	}
 	issuers := map[string]int{}
 	for i, o := range a.OIDC {
@@ -298,6 +314,7 @@ func (c *Config) validateClusters(v *validator) {
 		if len(cl.Access) == 0 && c.Authorization.Kubernetes == nil {
 			v.errf(p+".access", "no bindings: nobody could use this cluster")
 		}
+		validateActionRoles(v, p+".actionRoles", cl.ActionRoles)
 		validateBindings(v, p+".access", cl.Access)
 	}
 }
@@ -330,17 +347,23 @@ func validateBindings(v *validator, path string, bs []Binding) {
 
 // ReadToken reads a Ray token file: one non-empty line, surrounding
 // whitespace ignored.
-func ReadToken(path string) (string, error) {
+func ReadToken(path string) (string, error) { return readOneLine(path, "token") }
+
+// ReadSecret reads a file holding one secret (a client secret, a session
+// key): one non-empty line, surrounding whitespace ignored.
+func ReadSecret(path string) (string, error) { return readOneLine(path, "secret") }
+
+func readOneLine(path, what string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read token file: %v", unwrapPathErr(err))
+		return "", fmt.Errorf("cannot read %s file: %v", what, unwrapPathErr(err))
 	}
 	t := strings.TrimSpace(string(b))
 	if t == "" {
-		return "", errors.New("token file is empty")
+		return "", fmt.Errorf("%s file is empty", what)
 	}
 	if strings.ContainsAny(t, "\r\n\t ") {
-		return "", errors.New("token file must hold a single token")
+		return "", fmt.Errorf("%s file must hold a single %s", what, what)
 	}
 	return t, nil
 }

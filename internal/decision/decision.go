@@ -44,7 +44,10 @@ const (
 	ReasonNoRoute  = "no route"
 	ReasonNotFound = "cluster not found or no role on it"
 	ReasonNoRole   = "authorization unavailable"
-	msgNotFound    = "not found"
+	// ReasonLocal ends the reason of a request raygate answers itself
+	// (AnsweredLocally).
+	ReasonLocal = "answered by raygate"
+	msgNotFound = "not found"
 )
 
 // CheckMethod refuses, before anything else looks at a request, the
@@ -72,7 +75,8 @@ type PathKind uint8
 const (
 	// PathRefused is an ambiguous path, refused with 400.
 	PathRefused PathKind = iota
-	// PathGateway is one of raygate's own endpoints, under /_raygate/.
+	// PathGateway is one of raygate's own endpoints: the landing page
+	// (/) and everything under /_raygate/.
 	PathGateway
 	// PathNone is no route at all (404).
 	PathNone
@@ -102,7 +106,7 @@ func Route(escaped string) Path {
 		return Path{Kind: PathRefused, Refusal: Refusal{Status: http.StatusBadRequest, Code: "bad_request",
 			Reason: "ambiguous path: " + form, Message: "the request path is ambiguous and was refused (" + form + ")"}}
 	}
-	if len(escaped) >= len(gatewayPrefix) && escaped[:len(gatewayPrefix)] == gatewayPrefix {
+	if escaped == EndpointLanding || len(escaped) >= len(gatewayPrefix) && escaped[:len(gatewayPrefix)] == gatewayPrefix {
 		return Path{Kind: PathGateway}
 	}
 	t, ok := route.Split(escaped)
@@ -111,27 +115,6 @@ func Route(escaped string) Path {
 	}
 	return Path{Kind: PathCluster, Target: t}
 }
-
-// gatewayPrefix starts raygate's own endpoints.
-const gatewayPrefix = "/_raygate/"
-
-// raygate's own endpoints that answer any authenticated caller about
-// itself, with GET or HEAD.
-const (
-	EndpointWhoAmI  = "/_raygate/whoami"
-	EndpointExplain = "/_raygate/explain"
-)
-
-// Endpoints maps raygate's own endpoints to their action in the audit
-// log.
-var Endpoints = map[string]string{EndpointWhoAmI: ActionWhoAmI, EndpointExplain: ActionExplain}
-
-// The audit log's actions of requests raygate answers itself.
-const (
-	ActionHealth  = "gateway.health"
-	ActionWhoAmI  = "gateway.whoami"
-	ActionExplain = "gateway.explain"
-)
 
 var noRoute = Refusal{Status: http.StatusNotFound, Code: "not_found", Reason: ReasonNoRoute, Message: msgNotFound}
 
@@ -177,6 +160,16 @@ type Result struct {
 	// CheckOwner says that the action is jobs.stop: the gateway asks the
 	// cluster who owns the job and decides again with Stop.
 	CheckOwner bool
+	// Intent says what must show that the person signed in meant to send
+	// the request, when the caller's credential is one a browser sends by
+	// itself (IntentFor).
+	Intent Intent
+	// Local says that raygate answers the request itself (AnsweredLocally).
+	Local bool
+	// CheckPackage says that the request uploads a package: the gateway
+	// asks the cluster whether it holds that package already, and refuses
+	// the upload if it does (PackageExists), or cannot tell.
+	CheckPackage bool
 }
 
 // Decide is the gateway's decision on req: the cluster, the caller's
@@ -222,16 +215,36 @@ func Decide(ctx context.Context, reg route.Registry, roles authz.RoleResolver, r
 		res.Refusal = forbidden(res.Decision)
 		return res
 	}
+	res.Intent = IntentFor(req.Identity.Method, res.Request.Action, req.Method, req.Upgrade)
 	res.Redirect = t.Rest == ""
-	res.CheckOwner = res.Request.Action == authz.ActionJobsStop && !res.Redirect
+	if res.Redirect {
+		return res
+	}
+	res.Local = AnsweredLocally(req.Method, rest)
+	res.CheckOwner = res.Request.Action == authz.ActionJobsStop
+	res.CheckPackage = res.Request.Body == authz.BodyPackage && req.Method == http.MethodPut
 	return res
 }
 
 // Allows decides whether role may perform action on cluster c (nil for
-// the defaults). It is the one place an action's least role on a cluster
-// is read.
-func Allows(_ *route.Cluster, role authz.Role, action authz.Action) authz.Decision {
-	return authz.Decide(role, action)
+// the defaults): the action's least role, raised where the cluster's
+// actionRoles say so. It is the one place an action's least role on a
+// cluster is read.
+func Allows(c *route.Cluster, role authz.Role, action authz.Action) authz.Decision {
+	if c == nil {
+		return authz.Decide(role, action)
+	}
+	return c.Policy.Decide(role, action)
+}
+
+// AnsweredLocally reports whether raygate answers a request to a cluster
+// itself: GET or HEAD /api/authentication_mode, whose true answer, seen
+// from a caller behind raygate, is raygate's ("disabled"). Ray says
+// "token" when its token authentication is on, and its dashboard then
+// asks every caller refused anything for the cluster's Ray token, which
+// callers behind raygate never hold: raygate adds it itself.
+func AnsweredLocally(method, rest string) bool {
+	return rest == "/api/authentication_mode" && (method == http.MethodGet || method == http.MethodHead)
 }
 
 func forbidden(d authz.Decision) Refusal {
@@ -281,6 +294,24 @@ func Stop(c *route.Cluster, role authz.Role, user, jobID string, job jobs.Job, l
 			Message: "the job has no submission id Ray reads unambiguously (none, or one that could name a driver job); stop it on the cluster itself"}
 	}
 	return res
+}
+
+// Package decides an upload of a package (PUT /api/packages/...) once the
+// cluster has answered whether it holds that package: exists and
+// lookupErr are what jobs.Client.PackageExists returned. A package is
+// written once (see package jobs), so nobody can replace the code another
+// user's jobs run: an upload of a package the cluster holds is refused
+// (409), and so is one the cluster cannot tell about (502).
+func Package(exists bool, lookupErr error) Refusal {
+	switch {
+	case lookupErr != nil:
+		return Refusal{Status: http.StatusBadGateway, Code: "bad_gateway", Reason: "package lookup failed",
+			Message: "the Ray cluster could not say whether the package exists, so it was not uploaded"}
+	case exists:
+		return Refusal{Status: http.StatusConflict, Code: "conflict", Reason: "package exists: packages are written once",
+			Message: "the cluster already holds this package, and packages are written once (a package's name stands for its content); upload under the name of your package's content, as Ray's clients do"}
+	}
+	return Refusal{}
 }
 
 // StopPath is the path a stop (POST) or delete (another method) of the

@@ -47,7 +47,7 @@ func TestRoute(t *testing.T) {
 		{"/_raygate/../clusters/a/b/", PathRefused, "ambiguous path: dot segment", ""},
 		{"/api/version", PathNone, "no route", ""},
 		{"/clusters/Team-A/ray1/", PathNone, "no route", ""},
-		{"/", PathNone, "no route", ""},
+		{"/", PathGateway, "", ""},
 	} {
 		p := Route(tc.path)
 		if p.Kind != tc.kind || p.Refusal.Reason != tc.reason || (tc.key != "" && p.Target.Key() != tc.key) {
@@ -68,14 +68,24 @@ func (failingRoles) RoleOf(context.Context, *identity.Identity, authz.Resource) 
 	return authz.RoleNone, "", errors.New("api server down")
 }
 
+// testRegistry is team-a/ray1 with the default least roles, and
+// team-a/ray2 with the same bindings where actionRoles raise logs.read
+// and jobs.submit.
 func testRegistry() route.Static {
 	u, _ := url.Parse("http://127.0.0.1:1")
-	return route.Static{"team-a/ray1": &route.Cluster{Namespace: "team-a", Name: "ray1", Key: "team-a/ray1", Upstream: u,
-		Bindings: authz.NewBindings([]config.Binding{
-			{Role: "developer", Groups: []string{"team-a"}},
-			{Role: "viewer", Users: []string{"carol"}},
-			{Role: "admin", Users: []string{"root"}},
-		})}}
+	b := authz.NewBindings([]config.Binding{
+		{Role: "developer", Groups: []string{"team-a"}},
+		{Role: "viewer", Users: []string{"carol"}},
+		{Role: "admin", Users: []string{"root"}},
+	})
+	raised, err := authz.NewPolicy(map[string]string{"logs.read": "developer", "jobs.submit": "admin"})
+	if err != nil {
+		panic(err)
+	}
+	return route.Static{
+		"team-a/ray1": &route.Cluster{Namespace: "team-a", Name: "ray1", Key: "team-a/ray1", Upstream: u, Bindings: b},
+		"team-a/ray2": &route.Cluster{Namespace: "team-a", Name: "ray2", Key: "team-a/ray2", Upstream: u, Bindings: b, Policy: raised},
+	}
 }
 
 func TestDecide(t *testing.T) {
@@ -101,6 +111,10 @@ func TestDecide(t *testing.T) {
 		{"stop checks the owner", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_1/stop", alice, 0, "role developer allows jobs.stop", authz.ActionJobsStop, authz.RoleDeveloper, false, true},
 		{"viewer's stop is refused at once", "POST", "/clusters/team-a/ray1/api/jobs/raysubmit_1/stop", carol, 403, "role viewer does not allow jobs.stop (needs developer)", authz.ActionJobsStop, authz.RoleViewer, false, false},
 		{"no trailing slash redirects", "GET", "/clusters/team-a/ray1", carol, 0, "role viewer allows dashboard.view", authz.ActionDashboardView, authz.RoleViewer, true, false},
+		{"viewer reads logs", "GET", "/clusters/team-a/ray1/api/v0/logs/file", carol, 0, "role viewer allows logs.read", authz.ActionLogsRead, authz.RoleViewer, false, false},
+		{"actionRoles keep a viewer out of logs", "GET", "/clusters/team-a/ray2/api/v0/logs/file", carol, 403, "role viewer does not allow logs.read (needs developer on this cluster)", authz.ActionLogsRead, authz.RoleViewer, false, false},
+		{"actionRoles let a developer read logs", "GET", "/clusters/team-a/ray2/api/v0/logs/stream", alice, 0, "role developer allows logs.read", authz.ActionLogsRead, authz.RoleDeveloper, false, false},
+		{"actionRoles raise a submission to admin", "POST", "/clusters/team-a/ray2/api/jobs/", alice, 403, "role developer does not allow jobs.submit (needs admin on this cluster)", authz.ActionJobsSubmit, authz.RoleDeveloper, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := Route(tc.path)
@@ -112,7 +126,7 @@ func TestDecide(t *testing.T) {
 			if res.Status != tc.status || reason != tc.reason || res.Request.Action != tc.action || res.Role != tc.role || res.Redirect != tc.redirect || res.CheckOwner != tc.owner {
 				t.Fatalf("Decide = %+v", res)
 			}
-			if tc.status == 403 && (res.Needs == authz.RoleNone || ForbiddenMessage(res.Reason) != "forbidden: "+tc.reason) {
+			if tc.status == 403 && (res.Needs != res.Decision.Needs || res.Needs == authz.RoleNone || ForbiddenMessage(res.Reason) != "forbidden: "+tc.reason) {
 				t.Fatalf("403 without the role it needs: %+v", res.Refusal)
 			}
 			if tc.status == 404 && (res.Message != "not found" || res.Role != authz.RoleNone || res.RoleSource != "") {

@@ -25,6 +25,7 @@ import (
 	"github.com/raygate/raygate/internal/jobs"
 	"github.com/raygate/raygate/internal/rbac"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/signin"
 )
 
 // Outcomes of a request, as policy tests name them.
@@ -97,6 +98,10 @@ type Explanation struct {
 	JobID string `json:"job_id,omitempty"`
 	// Ownership is the ownership rule of a stop or delete.
 	Ownership *Ownership `json:"ownership,omitempty"`
+	// Origin is the rule for a caller whose credential the browser sends
+	// by itself (raygate's session cookie, IAP's), when the request must
+	// show that the person meant to send it.
+	Origin *Origin `json:"origin,omitempty"`
 	// Steps are the gateway's steps, in order.
 	Steps []Step `json:"steps"`
 }
@@ -137,6 +142,20 @@ type Ownership struct {
 	Own     string `json:"own"`
 	Other   string `json:"other"`
 	Missing string `json:"missing"`
+}
+
+// Origin is the rule a request is decided by when the caller's
+// credential is one the browser sends by itself, to any site's request:
+// who made the browser send it (decision.Intent).
+type Origin struct {
+	// Credential is the caller's: session or iap.
+	Credential string `json:"credential"`
+	// Rule says which requests pass.
+	Rule string `json:"rule"`
+	// OtherSite is the answer when another site made the browser send
+	// the request: "deny 403"; Reason is the audit log's reason then.
+	OtherSite string `json:"other_site"`
+	Reason    string `json:"reason"`
 }
 
 // Step is one step of the decision.
@@ -232,6 +251,14 @@ func (b *builder) run(ctx context.Context, who Caller) {
 		rest = "(none)"
 	}
 	b.step("path", StepPass, "no ambiguous form; cluster %s, Ray path %s", t.Key(), rest)
+	if q.Upgrade {
+		if ref := decision.CheckUpgrade(q.Method, webSocketHandshake()); ref.Refused() {
+			b.step("upgrade", StepStop, "%s (refused before authentication)", ref.Reason)
+			b.refuse(ref)
+			return
+		}
+		b.step("upgrade", StepPass, "a WebSocket opening handshake (assumed well-formed: Connection, Sec-WebSocket-Key and -Version 13), the only upgrade raygate forwards")
+	}
 	id, ok := b.authenticate(ctx, who)
 	if !ok {
 		return
@@ -241,24 +268,67 @@ func (b *builder) run(ctx context.Context, who Caller) {
 
 // own explains raygate's own endpoints.
 func (b *builder) own(ctx context.Context, who Caller) {
-	action, ok := decision.Endpoints[b.q.Path]
+	path := b.q.Path
+	ep, ok := decision.Endpoints[path]
 	if !ok {
+		if signin.Owns(path) && b.p.Config.LoginEnabled() {
+			b.signIn()
+			return
+		}
 		b.step("path", StepStop, "under /_raygate/ but none of raygate's own endpoints")
 		b.refuse(decision.NoRoute())
 		return
 	}
-	b.e.Action = action
-	b.step("path", StepPass, "raygate's own endpoint %s: answered by raygate, never forwarded", b.q.Path)
-	if b.q.Method != http.MethodGet && b.q.Method != http.MethodHead {
-		b.step("method", StepStop, "%s answers GET and HEAD only", b.q.Path)
-		b.refuse(decision.Refusal{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Reason: "method not allowed", Message: "use GET"})
+	b.e.Action = ep.Action
+	what := "raygate's own endpoint " + path
+	if path == decision.EndpointLanding {
+		what = "raygate's landing page (a page for a browser, whoami's answer for a program)"
+	}
+	b.step("path", StepPass, "%s: answered by raygate, never forwarded", what)
+	if ref := decision.OwnMethod(b.q.Method); ref.Refused() {
+		b.step("method", StepStop, "%s answers GET and HEAD only", path)
+		b.refuse(ref)
+		return
+	}
+	if ep.Public {
+		b.step("decision", StepPass, "public: answered without credentials")
+		b.allow(http.StatusOK, ep.Reason)
 		return
 	}
 	if _, ok := b.authenticate(ctx, who); !ok {
 		return
 	}
 	b.step("decision", StepPass, "every authenticated caller may ask about itself")
-	b.allow(http.StatusOK, "authenticated")
+	b.allow(http.StatusOK, ep.Reason)
+	if path == decision.EndpointExplain {
+		b.e.Condition = "with a query ?method=M&path=P; without one, or with a bad one, deny 400 (" + ReasonBadQuery + ")"
+	}
+}
+
+// signIn explains browser sign-in's endpoints, which an issuer with
+// login: true adds.
+func (b *builder) signIn() {
+	b.e.Action = signin.ActionSignIn
+	if p := b.q.Path; p == signin.PathSignOut || p == signin.PathSignedOut {
+		b.e.Action = signin.ActionSignOut
+	}
+	b.step("path", StepPass, "raygate's browser sign-in endpoint %s (an issuer has login: true): answered by raygate without credentials, never forwarded", b.q.Path)
+	b.allow(0, "browser sign-in")
+	b.e.Condition = "the answer (a redirect or a page) depends on the sign-in or sign-out in progress"
+}
+
+// errLookup stands for a lookup the cluster did not answer.
+var errLookup = errors.New("explain: no answer")
+
+// webSocketHandshake is the header of a well-formed WebSocket opening
+// handshake, as an explained upgrade is assumed to send.
+func webSocketHandshake() http.Header {
+	h := http.Header{}
+	h.Set("Upgrade", "websocket")
+	h.Set("Connection", "Upgrade")
+	h.Set("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")
+	h.Set("Sec-WebSocket-Version", "13")
+	return h
 }
 
 func (b *builder) authenticate(ctx context.Context, who Caller) (*identity.Identity, bool) {
@@ -278,6 +348,9 @@ func (b *builder) authenticate(ctx context.Context, who Caller) (*identity.Ident
 	}
 	b.e.Subject = s
 	b.step("caller", StepPass, "%s", describeSubject(s))
+	if id.Method == identity.MethodSession && decision.ChangesState(b.q.Method, b.q.Upgrade) {
+		b.origin(id.Method, ruleChangesState)
+	}
 	return id, true
 }
 
@@ -355,12 +428,18 @@ func (b *builder) cluster(ctx context.Context, t route.Target, id *identity.Iden
 		return
 	}
 	b.step("decision", StepPass, "%s", res.Decision.Reason)
+	b.intent(res, id)
 	if l := p.Config.Limits; l.PerUser != (config.Limit{}) || l.PerCluster != (config.Limit{}) {
 		b.step("limits", StepNote, "abuse limits apply next: a request over one is answered 429 with Retry-After")
 	}
 	if res.Redirect {
 		b.step("redirect", StepPass, "the path names the cluster without a trailing slash: 308 to %s/", b.q.Path)
 		b.allow(http.StatusPermanentRedirect, res.Decision.Reason)
+		return
+	}
+	if res.Local {
+		b.step("answer", StepPass, "raygate answers %s itself: authentication is disabled, as a caller behind raygate sees it (raygate authenticates callers and adds the cluster's Ray token itself, which no caller holds)", b.rayRequest())
+		b.allow(http.StatusOK, res.Decision.Reason+"; "+decision.ReasonLocal)
 		return
 	}
 	rest := t.Rest
@@ -371,6 +450,14 @@ func (b *builder) cluster(ctx context.Context, t route.Target, id *identity.Iden
 		}
 	} else {
 		b.allow(0, res.Decision.Reason)
+	}
+	if res.CheckPackage {
+		exists, failed := decision.Package(true, nil), decision.Package(false, errLookup)
+		b.step("package", StepNote, "packages are written once: raygate asks %s whether it holds this package already; if it does, deny %d (%s); if it cannot tell, deny %d (%s)",
+			t.Key(), exists.Status, exists.Reason, failed.Status, failed.Reason)
+		if e.Condition == "" {
+			e.Condition = fmt.Sprintf("only if the cluster does not hold this package yet; otherwise deny %d (%s)", exists.Status, exists.Reason)
+		}
 	}
 	if res.Request.Body == authz.BodyJobSubmit {
 		b.step("submission", StepNote, "raygate reads the submission once (JSON, at most %d bytes), refuses what Ray could read differently, and writes %s=%s into the job's metadata, replacing any value sent",
@@ -522,9 +609,12 @@ func (b *builder) actionStep(res decision.Result, c *route.Cluster) {
 		}
 		b.e.RequiredRole = needs.String()
 		detail += ", needs " + needs.String()
+		if def := authz.LeastRole(a); needs != def {
+			detail += fmt.Sprintf(" on this cluster (its actionRoles raise %s from %s)", a, def)
+		}
 	}
 	if b.q.Upgrade {
-		detail += "; a protocol upgrade (WebSocket), which only the job log tail accepts"
+		detail += "; a WebSocket, which only the job log tail accepts"
 	}
 	b.step("action", StepPass, "%s", detail)
 }

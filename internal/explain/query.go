@@ -99,6 +99,10 @@ func tchar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
+// ReasonBadQuery is the audit log's reason when GET /_raygate/explain is
+// refused its query (400).
+const ReasonBadQuery = "explain: bad query"
+
 // ParseQuery reads the query string of GET /_raygate/explain:
 // method=M&path=P, and optionally upgrade=true. Every parameter appears
 // at most once; unknown ones are refused, so a typo is never explained

@@ -37,6 +37,8 @@ func Summary(e *Explanation) string {
 	var b strings.Builder
 	b.WriteString(e.Outcome)
 	switch {
+	case e.Outcome == OutcomeAllow && e.Status == 0 && strings.HasPrefix(e.Action, "gateway."):
+		b.WriteString(": answered by raygate")
 	case e.Outcome == OutcomeAllow && e.Status == 0:
 		b.WriteString(": forwarded to Ray")
 	case e.Status != 0:

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,42 +15,82 @@ import (
 )
 
 // TestExplainAgreesWithGateway sends every route of the classification
-// table, with every method, as every user, to every cluster (and one that
-// does not exist) through the real gateway in front of a fake Ray, and
-// explains the same request offline from the same config file: both must
-// reach the same decision, action, reason and status.
+// table, with every method, with and without a WebSocket upgrade, as
+// every user, to every cluster (team-b/ray1 raises actionRoles, and
+// team-c/ray9 does not exist) through the real gateway in front of a fake
+// Ray, and explains the same request offline from the same config file:
+// both must reach the same decision, action, reason and status.
 func TestExplainAgreesWithGateway(t *testing.T) {
 	h, p, ids := explainHarness(t)
-	type request struct {
-		method, path string
-		upgrade      bool
-	}
-	var reqs []request
-	for _, r := range authz.Routes() {
-		path := instantiate(r.Pattern)
-		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
-			reqs = append(reqs, request{m, path, false})
-		}
-		if r.WebSocket {
-			reqs = append(reqs, request{"GET", path, true})
-		}
-	}
-	for _, extra := range []string{"", "/api/jobs/bad.id", "/api/jobs/bad.id/stop", "/api/brand/new", "/logs/raylet.out", "/api/jobs", "/static/"} {
-		for _, m := range []string{"GET", "POST", "DELETE"} {
-			reqs = append(reqs, request{m, extra, false})
-		}
-	}
 	n := 0
 	for user := range users {
 		for _, cluster := range []string{"team-a/ray1", "team-b/ray1", "team-c/ray9"} {
-			for _, rq := range reqs {
-				if agree(t, h, p, ids[user], user, rq.method, "/clusters/"+cluster+rq.path, rq.upgrade) {
+			for _, rq := range differentialRequests() {
+				if agree(t, h, p, ids[user], bearer(user), rq.method, "/clusters/"+cluster+rq.path, rq.upgrade) {
 					n++
 				}
 			}
 		}
 	}
 	t.Logf("%d requests agree", n)
+	for _, path := range []string{"/", "/_raygate/whoami", "/_raygate/explain?method=GET&path=/", "/_raygate/login-config", "/_raygate/sign-in", "/_raygate/nothing"} {
+		for _, m := range []string{"GET", "HEAD", "POST"} {
+			agree(t, h, p, ids["carol"], bearer("carol"), m, path, false)
+		}
+	}
+}
+
+// differentialRequest is a request the differential tests send, to a
+// cluster's path.
+type differentialRequest struct {
+	method, path string
+	upgrade      bool
+}
+
+// differentialRequests are every route of the classification table with
+// every method, with and without a WebSocket upgrade, and paths beside
+// the table.
+func differentialRequests() []differentialRequest {
+	var reqs []differentialRequest
+	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+	for _, r := range authz.Routes() {
+		path := instantiate(r.Pattern)
+		for _, m := range methods {
+			reqs = append(reqs, differentialRequest{m, path, false})
+		}
+		reqs = append(reqs, differentialRequest{"GET", path, true}, differentialRequest{"POST", path, true})
+	}
+	for _, extra := range []string{"", "/api/jobs/bad.id", "/api/jobs/bad.id/stop", "/api/brand/new", "/logs/raylet.out", "/api/jobs", "/static/"} {
+		for _, m := range []string{"GET", "POST", "DELETE"} {
+			reqs = append(reqs, differentialRequest{m, extra, false})
+		}
+	}
+	return reqs
+}
+
+// TestExplainAgreesWhenPackagesExist: an upload of a package the cluster
+// holds already is refused, as the explanation's condition says.
+func TestExplainAgreesWhenPackagesExist(t *testing.T) {
+	h, p, ids := explainHarness(t)
+	for user := range users {
+		for _, pkg := range []string{"/api/packages/gcs/_ray_pkg_a.zip", "/api/packages/x1/x1"} {
+			path := "/clusters/team-a/ray1" + pkg
+			h.rayA.mu.Lock()
+			h.rayA.packages = map[string]string{pkg: "zip"}
+			h.rayA.mu.Unlock()
+			got := h.serveDirect(t, bearer(user), "PUT", path, false)
+			e := explain.Explain(context.Background(), p, explain.Query{Method: "PUT", Path: path}, explain.As(ids[user]))
+			if e.Outcome != explain.OutcomeAllow {
+				if got.Decision != e.Decision || got.Reason != e.Reason || got.Status != e.Status {
+					t.Errorf("%s PUT %s: gateway %+v, explain %s %d (%s)", user, path, got, e.Decision, e.Status, e.Reason)
+				}
+				continue
+			}
+			if got.Status != http.StatusConflict || got.forwarded || !strings.Contains(e.Condition, "deny 409 ("+got.Reason+")") {
+				t.Errorf("%s PUT %s: gateway %+v; explain's condition %q", user, path, got, e.Condition)
+			}
+		}
+	}
 }
 
 // FuzzExplainAgreesWithGateway: for any request, explain and the gateway
@@ -73,7 +114,7 @@ func FuzzExplainAgreesWithGateway(f *testing.F) {
 			return
 		}
 		user := names[int(who)%len(names)]
-		agree(t, h, p, ids[user], user, method, path, upgrade)
+		agree(t, h, p, ids[user], bearer(user), method, path, upgrade)
 	})
 }
 
@@ -99,25 +140,28 @@ func explainHarness(tb testing.TB) (*harness, explain.Policy, map[string]*identi
 // jobOwner owns raysubmit_1 on every cluster.
 const jobOwner = "alice"
 
-// agree serves one request through the gateway, explains it, and reports
-// whether they agree.
-func agree(t testing.TB, h *harness, p explain.Policy, id *identity.Identity, user, method, path string, upgrade bool) bool {
+// bearer is the Authorization header of user's API key.
+func bearer(user string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + users[user]}}
+}
+
+// agree serves one request through the gateway with the header hdr (the
+// caller's credential, id's), explains it, and reports whether they
+// agree.
+func agree(t testing.TB, h *harness, p explain.Policy, id *identity.Identity, hdr http.Header, method, path string, upgrade bool) bool {
 	t.Helper()
-	name := fmt.Sprintf("%s %s %s", user, method, path)
+	name := fmt.Sprintf("%s %s %s", id.User, method, path)
 	if upgrade {
 		name += " (upgrade)"
 	}
 	for _, f := range []*fakeRay{h.rayA, h.rayB} {
 		f.mu.Lock()
 		f.jobs = map[string]map[string]string{"raysubmit_1": {"raygate.owner": jobOwner}}
+		f.packages = map[string]string{}
 		f.mu.Unlock()
 	}
-	got := h.serveDirect(t, user, method, path, upgrade)
-	owner := jobOwner
-	q := explain.Query{Method: method, Path: path, Upgrade: upgrade, JobOwner: &owner}
-	if !strings.Contains(path, "/api/jobs/raysubmit_1") {
-		q.JobMissing = true // the only job on the clusters
-	}
+	got := h.serveDirect(t, hdr, method, path, upgrade)
+	q := differentialQuery(method, path, upgrade)
 	e := explain.Explain(context.Background(), p, q, explain.As(id))
 	switch {
 	case e.Decision != got.Decision || e.Reason != got.Reason || e.Action != got.Action:
@@ -132,6 +176,20 @@ func agree(t testing.TB, h *harness, p explain.Policy, id *identity.Identity, us
 	return false
 }
 
+// differentialQuery is the query that explains a request the differential
+// tests send: path may carry a query string, which explain leaves out; a
+// stop or delete names raysubmit_1, owned by jobOwner, or a job that does
+// not exist.
+func differentialQuery(method, path string, upgrade bool) explain.Query {
+	owner := jobOwner
+	escaped, _, _ := strings.Cut(path, "?")
+	q := explain.Query{Method: method, Path: escaped, Upgrade: upgrade, JobOwner: &owner}
+	if !strings.Contains(path, "/api/jobs/raysubmit_1") {
+		q.JobMissing = true // the only job on the clusters
+	}
+	return q
+}
+
 // outcome is what the gateway did with one request.
 type outcome struct {
 	Decision, Action, Reason string
@@ -139,9 +197,10 @@ type outcome struct {
 	forwarded                bool
 }
 
-// serveDirect serves one request through the gateway and reads its audit
-// line; forwarded says whether Ray saw it.
-func (h *harness) serveDirect(t testing.TB, user, method, path string, upgrade bool) outcome {
+// serveDirect serves one request through the gateway, with the header
+// hdr and, when upgrade is set, a well-formed WebSocket handshake, and
+// reads its audit line; forwarded says whether Ray saw it.
+func (h *harness) serveDirect(t testing.TB, hdr http.Header, method, path string, upgrade bool) outcome {
 	t.Helper()
 	var body string
 	switch {
@@ -156,10 +215,14 @@ func (h *harness) serveDirect(t testing.TB, user, method, path string, upgrade b
 	} else {
 		r.Header.Set("Content-Type", "application/json")
 	}
-	r.Header.Set("Authorization", "Bearer "+users[user])
+	for k, vs := range hdr {
+		r.Header[k] = vs
+	}
 	if upgrade {
 		r.Header.Set("Connection", "Upgrade")
 		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		r.Header.Set("Sec-WebSocket-Version", "13")
 	}
 	h.rayA.reset()
 	h.rayB.reset()
@@ -167,10 +230,11 @@ func (h *harness) serveDirect(t testing.TB, user, method, path string, upgrade b
 	w := httptest.NewRecorder()
 	h.g.ServeHTTP(w, r)
 	ev := lastEvent(t, h)
-	// A stop's first call to Ray is raygate's own owner lookup.
+	// A stop's first call to Ray is raygate's own owner lookup, an
+	// upload's the package lookup.
 	calls := h.rayA.callCount() + h.rayB.callCount()
 	forwarded := calls > 0
-	if ev.Action == string(authz.ActionJobsStop) || ev.Action == string(authz.ActionJobsStopAny) {
+	if ev.Action == string(authz.ActionJobsStop) || ev.Action == string(authz.ActionJobsStopAny) || method == "PUT" && strings.Contains(path, "/api/packages/") {
 		forwarded = calls > 1
 	}
 	if w.Code != ev.Status && !(upgrade && ev.Decision == "allow") {

@@ -3,14 +3,13 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/raygate/raygate/internal/audit"
-	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/decision"
 	"github.com/raygate/raygate/internal/explain"
 	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/signin"
 )
 
 // Healthz answers 200 while the process runs. It needs no credentials and
@@ -53,53 +52,66 @@ type ClusterAccess struct {
 	Owner string `json:"owner,omitempty"`
 }
 
-// serveOwn answers the gateway's own endpoints under /_raygate/.
+// writeWhoAmI answers with the caller's identity and clusters as JSON.
+func (x *exchange) writeWhoAmI(id *identity.Identity, access []clusterAccess) {
+	out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
+	if out.Groups == nil {
+		out.Groups = []string{}
+	}
+	for _, a := range access {
+		out.Clusters = append(out.Clusters, a.ClusterAccess)
+	}
+	x.writeJSON(out)
+}
+
+// serveOwn answers the gateway's own endpoints: the landing page and
+// everything under /_raygate/.
 func (x *exchange) serveOwn(path string) {
 	switch path {
 	case decision.EndpointWhoAmI:
 		x.ev.Action = decision.ActionWhoAmI
 		if id, ok := x.ownCaller(); ok {
-			x.whoAmI(id)
+			x.ev.Decision, x.ev.Reason = audit.Allow, decision.ReasonAuthenticated
+			x.writeWhoAmI(id, x.access(id))
 		}
 	case decision.EndpointExplain:
 		x.ev.Action = decision.ActionExplain
 		if id, ok := x.ownCaller(); ok {
 			x.explain(id)
 		}
+	case decision.EndpointLoginConfig:
+		x.serveLoginConfig()
+	case decision.EndpointLanding:
+		x.serveLanding()
 	default:
-		x.deny(http.StatusNotFound, "not_found", "no route", "not found")
+		if x.st.Browser != nil && signin.Owns(path) {
+			x.serveBrowser()
+			return
+		}
+		x.refuse(decision.NoRoute())
 	}
 }
 
 // ownCaller answers a method other than GET and HEAD with 405, and
 // authenticates the caller.
 func (x *exchange) ownCaller() (*identity.Identity, bool) {
-	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
-		x.w.Header().Set("Allow", "GET, HEAD")
-		x.deny(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", "use GET")
+	if !x.ownMethod() {
 		return nil, false
 	}
 	return x.authenticate()
 }
 
-func (x *exchange) whoAmI(id *identity.Identity) {
-	out := WhoAmI{User: id.User, Groups: id.Groups, AuthMethod: string(id.Method), Clusters: []ClusterAccess{}}
-	if out.Groups == nil {
-		out.Groups = []string{}
+// ownMethod answers a method other than GET and HEAD to one of raygate's
+// own endpoints with 405 (decision.OwnMethod); it reports whether the
+// request may go on.
+func (x *exchange) ownMethod() bool {
+	ref := decision.OwnMethod(x.r.Method)
+	if !ref.Refused() {
+		return true
 	}
-	for _, c := range x.st.Registry.Clusters() {
-		role, _, err := x.st.Roles.RoleOf(x.r.Context(), id, authz.Resource{Namespace: c.Namespace, Name: c.Name, Bindings: c.Bindings})
-		if err != nil {
-			x.g.log.Warn("role could not be resolved; cluster left out of whoami", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
-			continue
-		}
-		if role != authz.RoleNone {
-			out.Clusters = append(out.Clusters, ClusterAccess{Cluster: c.Key, Role: role.String(), Path: "/clusters/" + c.Key + "/", Owner: c.Owner})
-		}
-	}
-	sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Cluster < out.Clusters[j].Cluster })
-	x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
-	x.writeJSON(out)
+	x.w.Header().Set("Allow", decision.OwnAllow)
+	x.refuse(ref)
+	return false
 }
 
 // explain answers GET /_raygate/explain?method=M&path=P: the gateway's
@@ -110,12 +122,12 @@ func (x *exchange) explain(id *identity.Identity) {
 	q, err := explain.ParseQuery(x.r.URL.RawQuery)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "explain: ")
-		x.deny(http.StatusBadRequest, "bad_request", "explain: bad query", msg+" (ask ?method=GET&path=/clusters/NAMESPACE/NAME/...)")
+		x.deny(http.StatusBadRequest, "bad_request", explain.ReasonBadQuery, msg+" (ask ?method=GET&path=/clusters/NAMESPACE/NAME/...)")
 		return
 	}
 	p := explain.Policy{Config: x.st.Config, Registry: x.st.Registry, Roles: x.st.Roles, RBACAsked: true, Private: true}
 	e := explain.Explain(x.r.Context(), p, q, explain.As(id))
-	x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
+	x.ev.Decision, x.ev.Reason = audit.Allow, decision.ReasonAuthenticated
 	x.writeJSON(e)
 }
 

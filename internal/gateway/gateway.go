@@ -26,6 +26,7 @@ import (
 	"github.com/raygate/raygate/internal/limit"
 	"github.com/raygate/raygate/internal/metrics"
 	"github.com/raygate/raygate/internal/proxy"
+	"github.com/raygate/raygate/internal/ui"
 	"github.com/raygate/raygate/internal/upgrade"
 )
 
@@ -147,7 +148,7 @@ func (x *exchange) refuse(ref decision.Refusal) {
 func (x *exchange) deny(status int, code, reason, msg string) {
 	x.ev.Decision = audit.Deny
 	x.ev.Reason = reason
-	proxy.WriteError(&x.w, status, code, msg, x.ev.RequestID)
+	ui.WriteError(&x.w, x.r, status, code, msg, x.ev.RequestID)
 }
 
 // denyWith refuses the request for a reason the jobs package found.
@@ -168,6 +169,10 @@ func (x *exchange) serve() {
 	}
 	target := p.Target
 	x.ev.Cluster = target.Key()
+	if ref := decision.CheckUpgrade(r.Method, r.Header); ref.Refused() {
+		x.refuse(ref)
+		return
+	}
 	id, ok := x.authenticate()
 	if !ok {
 		return
@@ -193,6 +198,9 @@ func (x *exchange) serve() {
 		x.refuse(d.Refusal)
 		return
 	}
+	if !x.intended(id, d.Intent) {
+		return
+	}
 	cluster := d.Cluster
 	x.clusterLabel = cluster.Key
 	// Abuse limits, before any call to the cluster (the owner lookup too).
@@ -208,11 +216,17 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
+	if x.beforeProxy(id, d.Request.Action, d.Local) {
+		return
+	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
 	if d.CheckOwner && !x.resolveStop(d.Role, cluster, id.User, d.Request.JobID) {
 		return
 	}
 	if !x.checkEncoding() || !x.limitBody(d.Request.Body) {
+		return
+	}
+	if d.CheckPackage && !x.uploadOnce(cluster) {
 		return
 	}
 	if d.Request.Body == authz.BodyJobSubmit && !x.submit(id.User) {
@@ -232,6 +246,9 @@ func (x *exchange) serve() {
 // provider cannot be reached).
 func (x *exchange) authenticate() (*identity.Identity, bool) {
 	id, err := x.st.Authn.Authenticate(x.r.Context(), x.r)
+	if x.st.Browser != nil && isMissing(err) {
+		id, err = x.browserSession(err)
+	}
 	if err == nil {
 		x.ev.User, x.ev.Groups = id.User, id.Groups
 		x.ev.AuthMethod, x.ev.AuthSource = string(id.Method), id.Source
@@ -248,6 +265,9 @@ func (x *exchange) authenticate() (*identity.Identity, bool) {
 	if f.Status == http.StatusServiceUnavailable {
 		x.g.log.Warn("identity provider unavailable", "request_id", x.ev.RequestID, "error", f.Err)
 		x.deny(http.StatusServiceUnavailable, "unavailable", "authentication: "+f.Reason, f.Msg)
+		return nil, false
+	}
+	if x.challenge(f) {
 		return nil, false
 	}
 	challenge := `Bearer realm="raygate"`
@@ -275,6 +295,12 @@ func (x *exchange) finish(start time.Time) {
 		action = "-"
 	}
 	x.g.metrics.Request(x.clusterLabel, action, ev.Decision, ev.Status, d)
+}
+
+// isMissing reports whether authentication found no credential at all.
+func isMissing(err error) bool {
+	var f *authn.Failure
+	return errors.As(err, &f) && f.Reason == authn.ReasonMissing
 }
 
 func isUpgrade(r *http.Request) bool {

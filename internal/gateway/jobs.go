@@ -59,3 +59,18 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 	x.ev.JobID = stop.ID
 	return true
 }
+
+// uploadOnce refuses a package upload when the cluster already holds a
+// package by that name, or cannot tell (decision.Package).
+func (x *exchange) uploadOnce(c *route.Cluster) bool {
+	rest := x.call.Target.RawRest
+	exists, err := x.st.Jobs.PackageExists(proxy.WithRayToken(x.r.Context(), x.call.RayToken), c, rest)
+	if err != nil {
+		x.g.log.Warn("package lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
+	}
+	if ref := decision.Package(exists, err); ref.Refused() {
+		x.refuse(ref)
+		return false
+	}
+	return true
+}

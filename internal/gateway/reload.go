@@ -89,6 +89,9 @@ func (rl *Reloader) reload() error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings() {
+		g.log.Warn("config warning", "problem", w.String())
+	}
 	cur := g.State()
 	if err := restartOnly(cur.Config, cfg); err != nil {
 		return err

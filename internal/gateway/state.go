@@ -15,6 +15,8 @@ import (
 	"github.com/raygate/raygate/internal/proxy"
 	"github.com/raygate/raygate/internal/realip"
 	"github.com/raygate/raygate/internal/route"
+	"github.com/raygate/raygate/internal/signin"
+	"github.com/raygate/raygate/internal/ui"
 )
 
 // State is everything a request needs, built from one config. It is
@@ -34,17 +36,33 @@ type State struct {
 	Jobs jobs.Client
 	// Cert is the public listener's certificate, nil without TLS.
 	Cert *tls.Certificate
+	// Browser is browser sign-in and its session cookie, nil when no
+	// issuer offers login.
+	Browser *signin.Browser
 
+	cliLogin  *cliLogin
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
+	iapKeys   *authn.KeySet
 	limits    config.BodyLimits
 	// proxies are the proxies whose X-Forwarded-For names the client.
 	proxies realip.Trusted
 	limiter *limit.Limiter // nil: no abuse limits
 }
 
-// KeySets returns the OIDC key sets by issuer.
-func (s *State) KeySets() map[string]*authn.KeySet { return s.keySets }
+// KeySets returns the key sets to fetch at start: the OIDC issuers', by
+// issuer, and IAP's.
+func (s *State) KeySets() map[string]*authn.KeySet {
+	if s.iapKeys == nil {
+		return s.keySets
+	}
+	out := make(map[string]*authn.KeySet, len(s.keySets)+1)
+	for k, v := range s.keySets {
+		out[k] = v
+	}
+	out[authn.IAPIssuer] = s.iapKeys
+	return out
+}
 
 // Build turns a validated config into a State. prev, the state in force (or
 // nil), lends what is unchanged: OIDC key sets whose issuer config is the
@@ -82,6 +100,12 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	tc := cfg.Authentication.TokenCache
 	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
 	st.Authn = authn.Chain{bearer}
+	if err := g.buildBrowser(st, prev, oidcVerifiers(bearer)); err != nil {
+		return nil, err
+	}
+	if st.cliLogin, err = buildCLILogin(cfg, prev); err != nil {
+		return nil, fmt.Errorf("gateway: terminal sign-in: %w", err)
+	}
 
 	reg, err := route.FromConfig(cfg.Clusters)
 	if err != nil {
@@ -114,6 +138,7 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	} else {
 		st.transport = proxy.NewTransport(cfg.Proxy)
 		st.Proxy = proxy.New(st.transport, g.log, g.metrics.UpstreamError)
+		st.Proxy.ErrorPage = ui.WriteError
 	}
 	st.Jobs = jobs.Client{Upstream: st.Proxy}
 	return st, nil
@@ -128,6 +153,18 @@ func (st *State) keySet(prev *State, cfg *config.Config, o config.OIDC, obs auth
 		}
 	}
 	return authn.NewKeySet(o.Issuer, o.JWKSURL, o.CAFile, obs)
+}
+
+// oidcVerifiers returns the OIDC issuers' verifiers of b, by issuer, for
+// browser sign-in.
+func oidcVerifiers(b *authn.Bearer) map[string]*authn.OIDC {
+	out := make(map[string]*authn.OIDC, len(b.Issuers))
+	for iss, v := range b.Issuers {
+		if o, ok := v.(*authn.OIDC); ok {
+			out[iss] = o
+		}
+	}
+	return out
 }
 
 func sameIssuer(a, b *config.Config, issuer string) bool {

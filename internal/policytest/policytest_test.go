@@ -119,6 +119,7 @@ clusters:
   - namespace: team-a
     name: ray1
     upstream: http://127.0.0.1:8265
+    actionRoles: {logs.read: developer}
     access:
       - {role: developer, groups: [team-a]}
       - {role: viewer, groups: [viewers]}
@@ -136,6 +137,8 @@ clusters:
   - {name: wrong status, user: d, groups: [team-a], request: GET /clusters/team-a/ray1, expect: allow, status: 200}
   - {name: owner unknown, user: d, groups: [team-a], request: POST /clusters/team-a/ray1/api/jobs/j/stop, expect: allow}
   - {name: owner known, user: d, groups: [team-a], request: POST /clusters/team-a/ray1/api/jobs/j/stop, jobOwner: d, expect: allow, action: jobs.stop}
+  - {name: a package upload, user: d, groups: [team-a], request: PUT /clusters/team-a/ray1/api/packages/gcs/_ray_pkg_1.zip, expect: allow}
+  - {name: actionRoles raise logs, user: v, groups: [viewers], request: GET /clusters/team-a/ray1/api/v0/logs/file, expect: allow}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -146,22 +149,24 @@ clusters:
 		problem string
 	}{
 		{true, ""},
-		{false, "want allow, got deny: 403 (role viewer does not allow jobs.submit (needs developer)); viewer from group viewers at c.yaml:9"},
-		{false, "want status 200, got allow: 308 (role developer allows dashboard.view); developer from group team-a at c.yaml:8"},
+		{false, "want allow, got deny: 403 (role viewer does not allow jobs.submit (needs developer)); viewer from group viewers at c.yaml:10"},
+		{false, "want status 200, got allow: 308 (role developer allows dashboard.view); developer from group team-a at c.yaml:9"},
 		{false, "the outcome depends on who owns the job"},
 		{true, ""},
+		{true, ""},
+		{false, "want allow, got deny: 403 (role viewer does not allow logs.read (needs developer on this cluster)); viewer from group viewers at c.yaml:10"},
 	}
 	for i, w := range want {
 		if rs[i].Pass != w.pass || !strings.HasPrefix(rs[i].Problem, w.problem) {
 			t.Errorf("case %d: %+v, want pass=%v %q", i, rs[i], w.pass, w.problem)
 		}
 	}
-	if Failed(rs) != 3 {
+	if Failed(rs) != 4 {
 		t.Fatalf("Failed = %d", Failed(rs))
 	}
 	var b strings.Builder
 	_ = WriteText(&b, rs, false)
-	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 4 || lines[3] != "2 passed, 3 failed" || !strings.HasPrefix(lines[0], "FAIL t.yaml:3: wrong outcome: ") {
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 5 || lines[4] != "3 passed, 4 failed" || !strings.HasPrefix(lines[0], "FAIL t.yaml:3: wrong outcome: ") {
 		t.Fatalf("report:\n%s", b.String())
 	}
 }

@@ -8,8 +8,13 @@ import (
 // RayTokenCookie is the cookie Ray's dashboard accepts its token from.
 const RayTokenCookie = "ray-authentication-token"
 
-// GatewayCookiePrefix starts the name of every cookie the gateway sets.
+// GatewayCookiePrefix starts the name of the gateway's older cookies.
 const GatewayCookiePrefix = "_raygate"
+
+// gatewayCookiePrefixes start, lowercased, the names of every cookie the
+// gateway sets or may set: the browser session and sign-in cookies are
+// __Host-raygate-* over HTTPS and raygate-* on plain HTTP.
+var gatewayCookiePrefixes = []string{GatewayCookiePrefix, "raygate-", "__host-raygate-", "__secure-raygate-"}
 
 // Headers the gateway sets upstream to tell Ray (and anything behind it)
 // who the caller is.
@@ -69,7 +74,10 @@ var identityHeaders = map[string]bool{
 
 // identityPrefixes are normalized prefixes of header names treated like
 // identityHeaders.
-var identityPrefixes = []string{"x-raygate-", "x-remote-extra-", "impersonate-extra-", "x-forwarded-"}
+var identityPrefixes = []string{"x-raygate-", "x-remote-extra-", "impersonate-extra-", "x-forwarded-",
+	// Google Cloud IAP: the signed assertion and the unsigned
+	// x-goog-authenticated-user-email and -id, and whatever IAP adds next.
+	"x-goog-iap-", "x-goog-authenticated-user-"}
 
 // normalizeHeaderName lowercases a header name and spells '_' as '-', so
 // that X_Forwarded_User and x-forwarded-user compare equal.
@@ -114,11 +122,24 @@ func StripClientHeaders(h http.Header) {
 // isSensitiveCookie reports whether a cookie name carries a credential the
 // upstream must not see.
 func isSensitiveCookie(name string) bool {
-	return strings.EqualFold(name, RayTokenCookie) || strings.HasPrefix(strings.ToLower(name), GatewayCookiePrefix)
+	if strings.EqualFold(name, RayTokenCookie) {
+		return true
+	}
+	n := strings.ToLower(name)
+	for _, p := range gatewayCookiePrefixes {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // filterCookies joins Cookie header values without the sensitive cookies,
-// keeping every other pair byte for byte.
+// keeping every other pair byte for byte. Only pairs of RFC 6265's form
+// (a token, "=", cookie octets, optionally quoted) are kept: Ray's cookie
+// parser also ends a pair at a comma or a space and reads a quoted value
+// across semicolons, so a malformed pair could hide a sensitive cookie
+// from this reading and show it to Ray's.
 func filterCookies(values []string) string {
 	var kept []string
 	for _, v := range values {
@@ -127,14 +148,44 @@ func filterCookies(values []string) string {
 			if pair == "" {
 				continue
 			}
-			name, _, _ := strings.Cut(pair, "=")
-			if isSensitiveCookie(strings.TrimSpace(name)) {
+			name, value, ok := strings.Cut(pair, "=")
+			if !ok || isSensitiveCookie(strings.TrimSpace(name)) || !isCookieName(name) || !isCookieValue(value) {
 				continue
 			}
 			kept = append(kept, pair)
 		}
 	}
 	return strings.Join(kept, "; ")
+}
+
+// isCookieName reports whether s is an RFC 6265 cookie-name (a token).
+func isCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isCookieValue reports whether s is an RFC 6265 cookie-value: cookie
+// octets (no space, comma, semicolon, backslash or quote), optionally
+// between two quotes.
+func isCookieValue(s string) bool {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // StripSetCookies removes from a Ray response every Set-Cookie that would

@@ -118,6 +118,10 @@ func NewTransport(cfg config.Proxy) *http.Transport {
 
 // Proxy forwards requests whose context carries a *Call.
 type Proxy struct {
+	// ErrorPage, if not nil, answers upstream failures instead of
+	// WriteError, so a browser can get a page; set it before serving.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, code, msg, requestID string)
+
 	rp        *httputil.ReverseProxy
 	transport http.RoundTripper
 	log       *slog.Logger
@@ -293,6 +297,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if c != nil {
 		reqID = c.RequestID
 	}
+	if p.ErrorPage != nil {
+		p.ErrorPage(w, r, status, kindCode(status), msg, reqID)
+		return
+	}
 	WriteError(w, status, kindCode(status), msg, reqID)
 }
 
@@ -342,12 +350,7 @@ type ErrorBody struct {
 
 // WriteError answers with status and a JSON ErrorBody.
 func WriteError(w http.ResponseWriter, status int, code, msg, requestID string) {
-	WriteErrorBody(w, status, ErrorBody{Error: code, Message: msg, RequestID: requestID})
-}
-
-// WriteErrorBody answers with status and body as JSON.
-func WriteErrorBody(w http.ResponseWriter, status int, body ErrorBody) {
-	b, _ := json.Marshal(body)
+	b, _ := json.Marshal(ErrorBody{Error: code, Message: msg, RequestID: requestID})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

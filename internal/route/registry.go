@@ -29,6 +29,9 @@ type Cluster struct {
 	// is no shared token, and the caller's own reviewed ServiceAccount
 	// token is what Ray needs.
 	RayChecksKubernetesTokens bool
+	// Policy is the least role per action on the cluster; nil is the
+	// defaults.
+	Policy *authz.Policy
 }
 
 // Where a cluster comes from.

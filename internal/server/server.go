@@ -43,6 +43,9 @@ type Options struct {
 // loaded from path.
 func Run(ctx context.Context, path string, cfg *config.Config, opts Options) error {
 	logger := NewLogger(cfg.Log, opts.Stderr)
+	for _, w := range cfg.Warnings() {
+		logger.Warn("config warning", "problem", w.String())
+	}
 	tuneGC()
 	m := metrics.New()
 	sink, err := audit.Open(cfg.Audit.File, audit.Options{Log: logger, Observer: m})
@@ -87,6 +90,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	public = httpguard.NewListener(public, httpguard.Limits{
 		MaxRequestTarget: sc.MaxRequestTargetBytes, MaxHeaderBytes: sc.MaxHeaderBytes,
 		HeaderTimeout: sc.ReadHeaderTimeout.D(), BodyTimeout: sc.BodyTimeout.D(),
+		MaxPendingHeadBytes: sc.MaxPendingHeadBytes,
 	})
 	metricsLn, err := listen(cfg.MetricsListen, false, nil)
 	if err != nil {

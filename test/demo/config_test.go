@@ -14,7 +14,7 @@ import (
 // that raygate explain and its kin read in the docs and goldens, equal to
 // what scripts/demo.sh serves.
 func TestPolicyMatchesDemo(t *testing.T) {
-	cfg, err := config.Load("raygate.yaml")
+	cfg, err := config.LoadPolicy("raygate.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,9 @@ func TestPolicyMatchesDemo(t *testing.T) {
 	if k := cfg.Authentication.APIKeys; len(k) != 1 || k[0].User != "ci-bot" || !reflect.DeepEqual(k[0].Groups, []string{"team-a"}) {
 		t.Fatalf("API keys %+v, the demo has ci-bot in team-a", k)
 	}
-	if o := cfg.Authentication.OIDC; len(o) != 1 || !reflect.DeepEqual(o[0].Audiences, []string{harness.ClientID}) {
-		t.Fatalf("issuer %+v, the demo's audience is %s", o, harness.ClientID)
+	want := config.OIDC{Audiences: []string{harness.ClientID, harness.CLIClientID}, CLIClientID: harness.CLIClientID, Login: true, ClientID: harness.ClientID}
+	if o := cfg.Authentication.OIDC; len(o) != 1 || !reflect.DeepEqual(o[0].Audiences, want.Audiences) || o[0].CLIClientID != want.CLIClientID ||
+		o[0].Login != want.Login || o[0].ClientID != want.ClientID {
+		t.Fatalf("issuer %+v, the demo's is %+v", o, want)
 	}
 }

@@ -1,7 +1,9 @@
 // Command demo runs raygate's local demo: two real Ray clusters with token
 // authentication (team-a/ray1, team-b/ray1), a real Dex identity provider
-// with users in different groups, and raygate in front. It shows an allowed
-// job submission running to SUCCEEDED through the unchanged Ray CLI, a
+// with users in different groups, and raygate in front with browser
+// sign-in. It prints the address to open in a browser and the command that
+// signs in from a terminal, shows an allowed job submission running to
+// SUCCEEDED through the unchanged Ray CLI, a
 // cross-tenant call refused, a viewer refused, and the audit lines, then
 // keeps everything running until Ctrl-C (or exits at once with --exit).
 //
@@ -80,20 +82,30 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	fmt.Println("    dave@example.com                    group platform-admins admin on both")
 	fmt.Println("    mallory@example.com                 group contractors     nothing")
 
-	step("Get a token (OIDC password grant at Dex)")
-	fmt.Printf("  export TOKEN=$(curl -s -u %s:%s -d grant_type=password -d username=alice@example.com \\\n", harness.ClientID, harness.ClientSecret)
-	fmt.Printf("      -d password=%s -d 'scope=openid email groups' %s/token \\\n", harness.Password, s.Dex.Issuer)
-	fmt.Printf("      | python3 -c 'import sys, json; print(json.load(sys.stdin)[\"id_token\"])')\n")
+	step("Sign in with a browser")
+	fmt.Printf("  Open %s/ and sign in on Dex's page as one of the users above\n", gw)
+	fmt.Println("  (password \"" + harness.Password + "\"). raygate lists the clusters you have a role on;")
+	fmt.Println("  each opens Ray's own dashboard at your role. Try carol (a viewer on team-a),")
+	fmt.Println("  eve (team-b only), dave (both) and mallory (none). Sign out from the top right.")
+	fmt.Println("  The browser talks to raygate over plain HTTP on 127.0.0.1, so raygate logs a")
+	fmt.Println("  warning that its session cookie goes without Secure there; use https anywhere else.")
 
-	step("Submit a job through raygate with the unchanged Ray CLI")
-	fmt.Printf("  %s job submit --address %s/clusters/team-a/ray1 \\\n", ray, gw)
-	fmt.Printf("      --headers \"{\\\"Authorization\\\": \\\"Bearer $TOKEN\\\"}\" -- python -c \"print('hello from team-a')\"\n")
+	step("Sign in from a terminal, then use Ray's own CLI through raygate")
+	rg := c.RaygateBin
+	fmt.Printf("  %s login --gateway %s\n", rg, gw)
+	fmt.Println("  It prints an address and a code: open the address, enter the code, and sign in")
+	fmt.Println("  as alice@example.com (password \"" + harness.Password + "\"). Then, without pasting any token:")
+	fmt.Printf("  %s status\n", rg)
+	fmt.Printf("  %s exec -- %s job submit --address %s/clusters/team-a/ray1 -- python -c \"print('hello from team-a')\"\n", rg, ray, gw)
+	fmt.Printf("  %s exec -- %s job list --address %s/clusters/team-a/ray1\n", rg, ray, gw)
+	fmt.Printf("  %s logout\n", rg)
+	fmt.Println("  (docs/data-scientists.md has the rest: the SDK in a notebook, RAY_JOB_HEADERS, errors.)")
 
 	alice, err := s.Dex.Token(ctx, "alice@example.com")
 	if err != nil {
 		return err
 	}
-	fmt.Println("\n  Running it now as alice:")
+	fmt.Println("\n  Running a job now as alice (with a token the demo gets from Dex itself):")
 	hdr, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + alice})
 	cmd := exec.CommandContext(ctx, ray, "job", "submit", "--address", gw+"/clusters/team-a/ray1", "--headers", string(hdr),
 		"--", "python", "-c", "print('hello from team-a')")

@@ -27,6 +27,15 @@ const (
 	ClientSecret = "raygate-demo-secret"
 )
 
+// CLIClientID is the public client (no secret) that raygate login uses.
+// Dex lets a public client without registered redirect URIs come back to
+// http://127.0.0.1 on any port, and use the device grant, whose callback
+// it checks as a redirect URI too, only when the issuer has no path (it
+// compares the callback's path with /device/callback). Under /dex the
+// client registers ISSUER-PATH/device/callback instead, which keeps the
+// device grant and ends the any-port allowance (see DexOptions.RootIssuer).
+const CLIClientID = "raygate-cli"
+
 // Users are the people of the demo and the end-to-end tests.
 var Users = []User{
 	{Email: "alice@example.com", Groups: []string{"team-a"}},         // developer on team-a
@@ -43,14 +52,44 @@ type Dex struct {
 	Issuer string
 }
 
+// DexOptions tune StartDexWith.
+type DexOptions struct {
+	// RedirectURIs are the redirect URIs registered for the raygate
+	// client: each gateway's /_raygate/callback and /_raygate/signed-out.
+	RedirectURIs []string
+	// IDTokenTTL is the ID tokens' lifetime, a Go duration; default 1h.
+	IDTokenTTL string
+	// Name names Dex's folder and log ("dex" by default), so several can
+	// run side by side.
+	Name string
+	// RootIssuer serves the issuer at the root (http://127.0.0.1:PORT)
+	// instead of under /dex: then raygate login's public client can use
+	// both the device grant and the browser flow.
+	RootIssuer bool
+}
+
 // StartDex starts the Dex binary built by scripts/build-dex.sh on a free
 // loopback port.
 func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
+	return StartDexWith(ctx, bin, dir, DexOptions{})
+}
+
+// StartDexWith is StartDex with options.
+func StartDexWith(ctx context.Context, bin, dir string, o DexOptions) (*Dex, error) {
+	if o.Name == "" {
+		o.Name = "dex"
+	}
+	redirects := append([]string{"http://127.0.0.1/_raygate/callback"}, o.RedirectURIs...)
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	issuer := fmt.Sprintf("http://127.0.0.1:%d/dex", port)
+	cli := map[string]any{"id": CLIClientID, "public": true, "redirectURIs": []string{"/dex/device/callback"}}
+	if o.RootIssuer {
+		issuer = strings.TrimSuffix(issuer, "/dex")
+		delete(cli, "redirectURIs")
+	}
 	type dexUser struct {
 		Email    string   `json:"email"`
 		Password string   `json:"password"`
@@ -62,8 +101,11 @@ func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
 		"listen": fmt.Sprintf("127.0.0.1:%d", port),
 		"clients": []map[string]any{{
 			"id": ClientID, "secret": ClientSecret,
-			"redirectURIs": []string{"http://127.0.0.1/_raygate/callback"},
-		}},
+			"redirectURIs": redirects,
+		}, cli},
+	}
+	if o.IDTokenTTL != "" {
+		cfg["idTokenTTL"] = o.IDTokenTTL
 	}
 	var users []dexUser
 	for _, u := range Users {
@@ -71,14 +113,14 @@ func StartDex(ctx context.Context, bin, dir string) (*Dex, error) {
 	}
 	cfg["users"] = users
 	b, _ := json.MarshalIndent(cfg, "", "  ")
-	path := filepath.Join(dir, "dex.json")
+	path := filepath.Join(dir, o.Name+".json")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := Start("dex", dir, nil, bin, "-config", path)
+	p, err := Start(o.Name, dir, nil, bin, "-config", path)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -35,6 +38,10 @@ type Stack struct {
 	APIKey string
 	// Config is the gateway's config as built.
 	Config GatewayConfig
+	// SessionKey is the gateway's session key (tests forge cookies with
+	// it); SessionKeyFile holds it, base64-encoded.
+	SessionKey     []byte
+	SessionKeyFile string
 }
 
 // DemoAccess is the demo's bindings, by cluster, as config lines.
@@ -77,8 +84,20 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 			s = nil
 		}
 	}()
+	// The gateway's port comes first: Dex must know its callback URL.
+	port := opts.GatewayPort
+	if port == 0 || !portsFree(port) {
+		if port, err = FreePort(); err != nil {
+			return s, err
+		}
+	}
+	gw := fmt.Sprintf("http://127.0.0.1:%d", port)
 	logf("starting Dex (OpenID Connect provider)")
-	if s.Dex, err = StartDex(ctx, c.DexBin, dir); err != nil {
+	if s.Dex, err = StartDexWith(ctx, c.DexBin, dir, DexOptions{RedirectURIs: []string{gw + "/_raygate/callback", gw + "/_raygate/signed-out"}}); err != nil {
+		return s, err
+	}
+	login, err := s.writeLoginFiles(dir)
+	if err != nil {
 		return s, err
 	}
 	logf("starting Ray clusters team-a/ray1 and team-b/ray1 (token authentication on)")
@@ -104,6 +123,8 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 	sum := sha256.Sum256([]byte(s.APIKey))
 	s.Config = GatewayConfig{
 		Issuer:  s.Dex.Issuer,
+		Login:   login,
+		CLI:     true,
 		APIKeys: []string{fmt.Sprintf("{name: ci-bot, sha256: %s, user: ci-bot, groups: [team-a]}", hex.EncodeToString(sum[:]))},
 		Clusters: []ClusterConfig{
 			{Namespace: "team-a", Name: "ray1", Upstream: upA, TokenFile: s.RayA.TokenFile, Access: DemoAccess["team-a/ray1"]},
@@ -111,10 +132,29 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 		},
 	}
 	logf("starting raygate")
-	if s.Gateway, err = StartRaygateOn(ctx, c.RaygateBin, dir, "raygate", opts.GatewayPort, s.Config); err != nil {
+	if s.Gateway, err = StartRaygateOn(ctx, c.RaygateBin, dir, "raygate", port, s.Config); err != nil {
 		return s, err
 	}
+	if s.Gateway.URL != gw {
+		return s, fmt.Errorf("port %d was taken while the stack started; sign-in would not come back to raygate (try again)", port)
+	}
 	return s, nil
+}
+
+// writeLoginFiles writes the client secret and a fresh session key for
+// browser sign-in.
+func (s *Stack) writeLoginFiles(dir string) (*LoginConfig, error) {
+	s.SessionKey = make([]byte, 32)
+	_, _ = rand.Read(s.SessionKey)
+	l := &LoginConfig{ClientSecretFile: filepath.Join(dir, "client.secret"), SessionKeyFile: filepath.Join(dir, "session.key")}
+	s.SessionKeyFile = l.SessionKeyFile
+	if err := os.WriteFile(l.ClientSecretFile, []byte(ClientSecret+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(l.SessionKeyFile, []byte(base64.StdEncoding.EncodeToString(s.SessionKey)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Stop stops every component that was started.

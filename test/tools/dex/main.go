@@ -1,6 +1,9 @@
 // Command dex runs a Dex OpenID Connect provider for raygate's demo and
 // end-to-end tests: in-memory storage, the local password connector, static
-// users with groups and static clients, all read from one JSON file.
+// users with groups and static clients (with the redirect URIs of raygate's
+// browser sign-in), refresh tokens that rotate, all read from one JSON
+// file. It allows the authorization code, device code (RFC 8628),
+// password, refresh token and client credentials grants.
 //
 //	dex -config dex.json
 //
@@ -19,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"time"
 
@@ -27,6 +31,7 @@ import (
 
 	"github.com/dexidp/dex/server"
 	"github.com/dexidp/dex/server/signer"
+	"github.com/dexidp/dex/server/tokens"
 	"github.com/dexidp/dex/storage"
 	"github.com/dexidp/dex/storage/memory"
 )
@@ -46,13 +51,18 @@ type client struct {
 }
 
 type config struct {
-	Issuer       string   `json:"issuer"`
-	Listen       string   `json:"listen"`
-	Algorithm    string   `json:"algorithm"`    // RS256 (default) or ES256
-	IDTokenTTL   string   `json:"idTokenTTL"`   // default 1h
-	KeysRotation string   `json:"keysRotation"` // default 6h
-	Clients      []client `json:"clients"`
-	Users        []user   `json:"users"`
+	Issuer       string `json:"issuer"`
+	Listen       string `json:"listen"`
+	Algorithm    string `json:"algorithm"`    // RS256 (default) or ES256
+	IDTokenTTL   string `json:"idTokenTTL"`   // default 1h
+	KeysRotation string `json:"keysRotation"` // default 6h
+	// RefreshReuseInterval is how long a rotated refresh token still
+	// works (Dex's expiry.refreshTokens.reuseInterval); default 3s.
+	RefreshReuseInterval string `json:"refreshReuseInterval"`
+	// DeviceRequestsValidFor is how long a device code works; default 5m.
+	DeviceRequestsValidFor string   `json:"deviceRequestsValidFor"`
+	Clients                []client `json:"clients"`
+	Users                  []user   `json:"users"`
 }
 
 func main() {
@@ -79,6 +89,10 @@ func run(path string) error {
 	if err != nil {
 		return fmt.Errorf("idTokenTTL: %w", err)
 	}
+	deviceTTL, err := time.ParseDuration(orDefault(c.DeviceRequestsValidFor, "5m"))
+	if err != nil {
+		return fmt.Errorf("deviceRequestsValidFor: %w", err)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -103,22 +117,32 @@ func run(path string) error {
 			return fmt.Errorf("user %s: %w", u.Email, err)
 		}
 	}
-	store = storage.WithStaticConnectors(store, []storage.Connector{{ID: "local", Type: "local", Name: "Email"}})
+	store = refreshOutsideLock{storage.WithStaticConnectors(store, []storage.Connector{{ID: "local", Type: "local", Name: "Email"}})}
 
 	sc := signer.LocalConfig{KeysRotationPeriod: orDefault(c.KeysRotation, "6h"), Algorithm: jose.SignatureAlgorithm(orDefault(c.Algorithm, "RS256"))}
 	sig, err := sc.Open(ctx, store, ttl, time.Now, logger)
 	if err != nil {
 		return err
 	}
+	// Refresh tokens rotate on use, as Dex does by default.
+	refresh, err := tokens.NewRefreshTokenPolicy(logger, false, "", "", orDefault(c.RefreshReuseInterval, "3s"))
+	if err != nil {
+		return err
+	}
 	srv, err := server.NewServer(ctx, server.Config{
-		Issuer:             c.Issuer,
-		Storage:            store,
-		AllowedGrantTypes:  []string{"authorization_code", "password", "refresh_token", "client_credentials"},
-		SkipApprovalScreen: true,
-		PasswordConnector:  "local",
-		IDTokensValidFor:   ttl,
-		Logger:             logger,
-		Signer:             sig,
+		Issuer:  c.Issuer,
+		Storage: store,
+		AllowedGrantTypes: []string{
+			"authorization_code", "password", "refresh_token", "client_credentials",
+			"urn:ietf:params:oauth:grant-type:device_code",
+		},
+		DeviceRequestsValidFor: deviceTTL,
+		SkipApprovalScreen:     true,
+		PasswordConnector:      "local",
+		IDTokensValidFor:       ttl,
+		RefreshTokenPolicy:     refresh,
+		Logger:                 logger,
+		Signer:                 sig,
 	})
 	if err != nil {
 		return err
@@ -138,6 +162,31 @@ func run(path string) error {
 		}
 		return nil
 	}
+}
+
+// refreshOutsideLock runs UpdateRefreshToken's updater outside the
+// in-memory storage's lock. Dex's refresh grant reads the storage from
+// inside that updater (the offline session, for the connector data), and
+// the memory storage's lock is not re-entrant, so a refresh would hang
+// forever. The updated token is written only if the stored one did not
+// change in between, as the transaction it replaces would guarantee.
+type refreshOutsideLock struct{ storage.Storage }
+
+func (s refreshOutsideLock) UpdateRefreshToken(ctx context.Context, id string, updater func(storage.RefreshToken) (storage.RefreshToken, error)) error {
+	old, err := s.Storage.GetRefresh(ctx, id)
+	if err != nil {
+		return err
+	}
+	updated, err := updater(old)
+	if err != nil {
+		return err
+	}
+	return s.Storage.UpdateRefreshToken(ctx, id, func(cur storage.RefreshToken) (storage.RefreshToken, error) {
+		if !reflect.DeepEqual(cur, old) {
+			return cur, errors.New("refresh token changed while it was being updated")
+		}
+		return updated, nil
+	})
 }
 
 func orDefault(v, d string) string {
