@@ -57,7 +57,11 @@ discovery:
 func TestLoadPolicy(t *testing.T) {
 	dir := t.TempDir()
 	text := `tls: {certFile: /etc/raygate/tls.crt, keyFile: /etc/raygate/tls.key}
+listen: 127.0.0.1:8080
 authentication:
+  oidc:
+    - {issuer: https://idp.example, audiences: [raygate], login: true, clientID: raygate, clientSecretFile: /etc/raygate/client.secret}
+  session: {keyFiles: [/etc/raygate/session.key]}
   apiKeys: [{name: a, sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae, user: a}]
 clusters:
   - namespace: team-a
@@ -72,8 +76,8 @@ audit: {file: /var/log/raygate-nowhere/audit.log}
 		t.Fatal(err)
 	}
 	var ps Problems
-	if _, err := Load(path); !errors.As(err, &ps) || len(ps) != 3 {
-		t.Fatalf("Load: %v, want the three missing files", err)
+	if _, err := Load(path); !errors.As(err, &ps) || len(ps) != 5 {
+		t.Fatalf("Load: %v, want the five missing files", err)
 	}
 	for _, p := range ps {
 		if !p.NamedFile {
@@ -84,7 +88,7 @@ audit: {file: /var/log/raygate-nowhere/audit.log}
 	if err != nil {
 		t.Fatalf("LoadPolicy: %v", err)
 	}
-	if c.Clusters[0].Access[0].Position.Line != 9 {
+	if c.Clusters[0].Access[0].Position.Line != 13 {
 		t.Errorf("binding position %+v", c.Clusters[0].Access[0].Position)
 	}
 	bad := text + "clusters2: []\n"
