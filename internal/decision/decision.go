@@ -1,11 +1,16 @@
 // Package decision is the gateway's decision on one request, as pure
 // functions of the request, the caller and the policy in force: which
-// methods are refused (CheckMethod), what a path addresses (Route), the
-// caller's role on the cluster, the Ray action, the job id check and the
-// authorization (Decide), and a stop's ownership rule once the cluster has
-// named the job's owner (Stop). The gateway acts on these results;
-// raygate explain, who-can, access, diff and test describe them. Nothing
-// else decides, so what they say is what the gateway does.
+// methods are refused (CheckMethod), what a path addresses (Route), which
+// of raygate's own endpoints answer what (Endpoints, OwnMethod), which
+// upgrades are refused (CheckUpgrade), the caller's role on the cluster,
+// the Ray action, the job id check and the authorization with the
+// cluster's actionRoles (Decide, Allows), what a browser's own credential
+// must show (IntentFor), what raygate answers itself (AnsweredLocally), a
+// stop's ownership rule once the cluster has named the job's owner (Stop)
+// and a package upload's once it has said whether it holds the package
+// (Package). The gateway acts on these results; raygate explain, who-can,
+// access, diff and test describe them. Nothing else decides, so what they
+// say is what the gateway does.
 package decision
 
 import (

@@ -160,9 +160,9 @@ type Origin struct {
 
 // Step is one step of the decision.
 type Step struct {
-	// Step names it: method, path, caller, cluster, role, rbac, action,
-	// job id, decision, limits, redirect, ownership, submission, audit,
-	// forward.
+	// Step names it: method, path, upgrade, caller, cluster, role, rbac,
+	// action, job id, decision, origin, limits, redirect, answer,
+	// ownership, package, submission, audit, forward.
 	Step string `json:"step"`
 	// Result is pass, stop (the request stops here) or note.
 	Result string `json:"result"`

@@ -93,7 +93,7 @@ func (x *exchange) challenge(f *authn.Failure) bool {
 // (checked by signin.Browser.Intended and signin.IntendedByProgramOrPage).
 // It reports whether the request may go on. For the session cookie,
 // unsafe methods and upgrades were refused while authenticating.
-func (x *exchange) intended(id *identity.Identity, intent decision.Intent) bool {
+func (x *exchange) intended(intent decision.Intent) bool {
 	var f *authn.Failure
 	switch intent {
 	case decision.IntentOwnPages:

@@ -198,7 +198,7 @@ func (x *exchange) serve() {
 		x.refuse(d.Refusal)
 		return
 	}
-	if !x.intended(id, d.Intent) {
+	if !x.intended(d.Intent) {
 		return
 	}
 	cluster := d.Cluster
