@@ -265,8 +265,7 @@ func TestClockSkew(t *testing.T) {
 // TestGatewayAndIssuerErrors: what a person reads when the gateway or the
 // issuer cannot be used.
 func TestGatewayAndIssuerErrors(t *testing.T) {
-	closed := serve(t, func(w http.ResponseWriter, _ *http.Request) {})
-	closed.Close()
+	closed := refusing(t)
 	html := serve(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(404)
@@ -275,23 +274,22 @@ func TestGatewayAndIssuerErrors(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"issuers":[{"issuer":"ftp://x","clientID":"c"}]}`))
 	})
-	deadIdP := serve(t, func(w http.ResponseWriter, _ *http.Request) {})
-	deadIdP.Close()
+	deadIdP := refusing(t)
 	noCLI := startGateway(t, "  apiKeys: [{name: a, sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae, user: a}]\n")
 	two := oidctest.New(t, oidctest.Options{})
 	three := oidctest.New(t, oidctest.Options{})
 	several := startGateway(t, fmt.Sprintf("  sharedIssuerNamespace: true\n  oidc:\n    - {issuer: %s, audiences: [a], cliClientID: a, displayName: One}\n    - {issuer: %s, audiences: [b], cliClientID: b, displayName: Two}\n", two.Issuer, three.Issuer))
-	unreachableIdP := startGateway(t, fmt.Sprintf("  oidc:\n    - {issuer: %s, audiences: [a], cliClientID: a}\n", deadIdP.URL))
+	unreachableIdP := startGateway(t, fmt.Sprintf("  oidc:\n    - {issuer: %s, audiences: [a], cliClientID: a}\n", deadIdP))
 	for _, tc := range []struct {
 		name, gw, issuer, want string
 	}{
-		{"gateway unreachable", closed.URL, "", "cannot reach raygate at " + closed.URL + " (dial: connect: connection refused): check the address and your network"},
+		{"gateway unreachable", closed, "", "cannot reach raygate at " + closed + " (dial: connect: connection refused): check the address and your network"},
 		{"not a raygate", html.URL, "", html.URL + " does not answer like a raygate gateway (/_raygate/login-config answered 404 with text/html): check the address; it is the one you open in a browser, without /clusters/..."},
 		{"a document raygate would not send", badDoc.URL, "", badDoc.URL + ` does not answer like a raygate gateway (issuers[0]: issuer "ftp://x" is not https): check the address; it is the one you open in a browser, without /clusters/...`},
 		{"no terminal sign-in", noCLI, "", "raygate at " + noCLI + " offers no sign-in from a terminal (no issuer has a cliClientID): ask the people who run it to set it up"},
 		{"several issuers", several, "", "raygate at " + several + " offers several issuers: choose one of One, Two with --issuer"},
 		{"an unknown issuer", several, "Three", "raygate at " + several + ` offers no issuer "Three": choose one of One, Two with --issuer`},
-		{"identity provider unreachable", unreachableIdP, "", "cannot reach the identity provider " + deadIdP.URL + " (dial: connect: connection refused): check your network or VPN, then try again"},
+		{"identity provider unreachable", unreachableIdP, "", "cannot reach the identity provider " + deadIdP + " (dial: connect: connection refused): check your network or VPN, then try again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Client{HTTP: http.DefaultClient, Store: tokencache.Store{Dir: t.TempDir()}}

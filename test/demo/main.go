@@ -56,7 +56,7 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	}
 	_ = os.RemoveAll(abs)
 	step("Starting the demo (logs in %s)", abs)
-	s, err := harness.StartStack(ctx, c, abs, harness.StackOptions{GatewayPort: port, Log: func(f string, a ...any) { fmt.Printf("  - "+f+"\n", a...) }})
+	s, err := harness.StartStack(ctx, c, abs, harness.StackOptions{GatewayPort: port, RootIssuer: true, Log: func(f string, a ...any) { fmt.Printf("  - "+f+"\n", a...) }})
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,9 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	rg := c.RaygateBin
 	fmt.Printf("  %s login --gateway %s\n", rg, gw)
 	fmt.Println("  It prints an address and a code: open the address, enter the code, and sign in")
-	fmt.Println("  as alice@example.com (password \"" + harness.Password + "\"). Then, without pasting any token:")
+	fmt.Println("  as alice@example.com (password \"" + harness.Password + "\"). With a browser on this computer,")
+	fmt.Println("  add --browser: it opens Dex's page and comes back to raygate login by itself.")
+	fmt.Println("  Then, without pasting any token:")
 	fmt.Printf("  %s status\n", rg)
 	fmt.Printf("  %s exec -- %s job submit --address %s/clusters/team-a/ray1 -- python -c \"print('hello from team-a')\"\n", rg, ray, gw)
 	fmt.Printf("  %s exec -- %s job list --address %s/clusters/team-a/ray1\n", rg, ray, gw)

@@ -68,6 +68,10 @@ type StackOptions struct {
 	GatewayPort int
 	// Log receives progress lines; may be nil.
 	Log func(format string, args ...any)
+	// RootIssuer serves Dex at the root of its address rather than under
+	// /dex, so that raygate login's browser flow works too (see
+	// DexOptions.RootIssuer).
+	RootIssuer bool
 }
 
 // StartStack starts every component under dir. On error, whatever started
@@ -93,7 +97,7 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 	}
 	gw := fmt.Sprintf("http://127.0.0.1:%d", port)
 	logf("starting Dex (OpenID Connect provider)")
-	if s.Dex, err = StartDexWith(ctx, c.DexBin, dir, DexOptions{RedirectURIs: []string{gw + "/_raygate/callback", gw + "/_raygate/signed-out"}}); err != nil {
+	if s.Dex, err = StartDexWith(ctx, c.DexBin, dir, DexOptions{RedirectURIs: []string{gw + "/_raygate/callback", gw + "/_raygate/signed-out"}, RootIssuer: opts.RootIssuer}); err != nil {
 		return s, err
 	}
 	login, err := s.writeLoginFiles(dir)
