@@ -1,11 +1,15 @@
-// Package lint checks KubeRay manifests (RayCluster, RayJob, RayService)
-// for what keeps Ray clusters restricted: every pod template against the
-// Pod Security Standard "restricted" with the API server's own checks
-// (rules PSS-<check id>), and Ray-specific exposures (rules RG-*): a head
-// Service or Ingress reachable from outside the cluster, Ray token
-// authentication off, service-account tokens mounted, missing limits,
-// unpinned images, host namespaces and ports, and containers KubeRay adds
-// to pods that would be rejected in a restricted namespace.
+// Package lint checks Kubernetes manifests for what keeps Ray clusters and
+// the workloads around them restricted: every pod template of KubeRay's
+// kinds (RayCluster, RayJob, RayCronJob, RayService) and of every other
+// pod-bearing kind (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+// ReplicationController, Job, CronJob, PodTemplate) against the Pod
+// Security Standard "restricted" with the API server's own checks (rules
+// PSS-<check id>); Ray-specific exposures (rules RG-*): a head Service or
+// Ingress reachable from outside the cluster, Ray token authentication
+// off, service-account tokens mounted, missing limits, unpinned images,
+// host namespaces and ports, and containers KubeRay adds to pods that
+// would be rejected in a restricted namespace; and the KubeRay operator's
+// own install (RG-operator-*: its pod, its RBAC, its version, its ports).
 //
 // Checks are pure functions of the parsed documents; Report writes the
 // findings as text, JSON or SARIF 2.1.0.
