@@ -134,3 +134,41 @@ func FuzzStripClientHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestIsIdentityHeaderAgrees: the in-place folding of ASCII names agrees
+// with the general lowercasing path, in every spelling.
+func TestIsIdentityHeaderAgrees(t *testing.T) {
+	names := []string{"Authorization", "X_Forwarded_User", "x-raygate-role", "X-Goog-Iap-Anything", "Accept", "Content-Type",
+		"X-Ray-Authorization", "x-remote-extra-scopes", "Cookie", "X-Request-Id", "x", "", "X-Forwarded", "Impersonate-Extra-",
+		"X-Ms-To\u212aen-Aad-Id-Token", strings.Repeat("x-forwarded-", 10)}
+	for _, n := range names {
+		if got, want := IsIdentityHeader(n), isIdentityName(normalizeHeaderName(n)); got != want {
+			t.Errorf("IsIdentityHeader(%q) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestStripClientHeadersAllocations: stripping a request's headers
+// allocates nothing when there are no cookies to filter.
+func TestStripClientHeadersAllocations(t *testing.T) {
+	h := http.Header{"Accept": {"*/*"}, "User-Agent": {"wrk"}, "Content-Type": {"application/json"}}
+	if n := testing.AllocsPerRun(100, func() {
+		h["Authorization"] = []string{"Bearer x"} // put back what the last run stripped
+		StripClientHeaders(h)
+	}); n > 1 { // the slice put back above
+		t.Fatalf("StripClientHeaders allocates %.1f times, want none of its own", n)
+	}
+}
+
+func BenchmarkStripClientHeaders(b *testing.B) {
+	src := http.Header{"Accept": {"*/*"}, "User-Agent": {"curl/8"}, "Authorization": {"Bearer x"}, "X-Forwarded-For": {"10.0.0.1"},
+		"Content-Type": {"application/json"}, "Accept-Encoding": {"gzip"}}
+	b.ReportAllocs()
+	h := http.Header{}
+	for b.Loop() {
+		for k, v := range src {
+			h[k] = v
+		}
+		StripClientHeaders(h)
+	}
+}
