@@ -100,6 +100,13 @@ type conn struct {
 	httpTimeout time.Time // the read deadline net/http asked for
 	phase       time.Time // the head or body deadline, zero if none
 	opaque      bool      // set by Hijacked
+	// armed is the read deadline set on the socket. A deadline asked for
+	// while no read is under way is only recorded, and set just before
+	// the next read blocks: net/http and the phases change the deadline
+	// several times per request, mostly between reads, and each change of
+	// a socket's deadline re-arms a runtime timer.
+	armed   time.Time
+	reading bool // a read of the socket is under way
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -132,7 +139,7 @@ func (c *conn) Read(p []byte) (int, error) {
 				c.release()
 				return n, nil
 			}
-			return c.Conn.Read(p)
+			return c.readSocket(p)
 		case stateRefused:
 			return c.discard(p)
 		case stateBroken:
@@ -169,7 +176,7 @@ func (c *conn) readHead(p []byte) error {
 				return nil
 			}
 		}
-		n, err := c.Conn.Read(p)
+		n, err := c.readSocket(p)
 		if n > 0 {
 			c.hold(p[:n])
 		}
@@ -215,7 +222,7 @@ func (c *conn) refuse(ref *Refusal) {
 // until net/http closes the connection or stops the read.
 func (c *conn) discard(p []byte) (int, error) {
 	for {
-		if _, err := c.Conn.Read(p); err != nil {
+		if _, err := c.readSocket(p); err != nil {
 			return 0, err
 		}
 	}
@@ -253,7 +260,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 		c.in = c.in[n:]
 		c.release()
 	} else {
-		n, err = c.Conn.Read(p)
+		n, err = c.readSocket(p)
 	}
 	c.remain -= int64(n)
 	if c.remain == 0 {
@@ -269,7 +276,7 @@ func (c *conn) readChunked(p []byte) (int, error) {
 	fromIn := len(c.in) > 0
 	if fromIn {
 		n = copy(p, c.in)
-	} else if n, err = c.Conn.Read(p); n == 0 {
+	} else if n, err = c.readSocket(p); n == 0 {
 		return 0, err
 	}
 	k, done, serr := c.chunk.scan(p[:n])
@@ -362,12 +369,47 @@ func (c *conn) endPhase() {
 	_ = c.applyLocked()
 }
 
+// applyLocked puts the deadline in force on the socket at once when a
+// read is under way (net/http interrupts its background read that way);
+// otherwise readSocket sets it before the next read.
 func (c *conn) applyLocked() error {
+	if !c.reading {
+		return nil
+	}
+	return c.armLocked()
+}
+
+// armLocked sets the socket's read deadline to the earlier of net/http's
+// and the phase's, unless it is set already.
+func (c *conn) armLocked() error {
 	d := c.httpTimeout
 	if !c.phase.IsZero() && (d.IsZero() || c.phase.Before(d)) {
 		d = c.phase
 	}
-	return c.Conn.SetReadDeadline(d)
+	if d.Equal(c.armed) {
+		return nil
+	}
+	if err := c.Conn.SetReadDeadline(d); err != nil {
+		return err
+	}
+	c.armed = d
+	return nil
+}
+
+// readSocket reads from the connection with the deadline in force.
+func (c *conn) readSocket(p []byte) (int, error) {
+	c.mu.Lock()
+	err := c.armLocked()
+	c.reading = err == nil
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.reading = false
+	c.mu.Unlock()
+	return n, err
 }
 
 // Hijacked tells the guard that c was hijacked (a WebSocket upgrade was

@@ -251,3 +251,67 @@ func TestWithTLS(t *testing.T) {
 		t.Fatalf("%d %q: the handler did not see the TLS state", resp.StatusCode, b)
 	}
 }
+
+// countingListener counts the read deadlines set on its connections.
+type countingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	reads int
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, l: l}, nil
+}
+
+func (l *countingListener) count() int { l.mu.Lock(); defer l.mu.Unlock(); return l.reads }
+
+type countingConn struct {
+	net.Conn
+	l *countingListener
+}
+
+func (c *countingConn) SetReadDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	c.l.reads++
+	c.l.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+// TestDeadlinesSetLazily: on a kept-alive connection with header and idle
+// timeouts, a request sets the socket's read deadline at most three times
+// (before the wait for the next request, before net/http's background
+// read, and to interrupt it), however often net/http and the guard change
+// their minds in between; the idle timeout still closes the connection.
+func TestDeadlinesSetLazily(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 300 * time.Millisecond,
+	}
+	go func() { _ = srv.Serve(NewListener(cl, wideLimits)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, br := dial(t, ln.Addr().String())
+	const requests = 50
+	for i := 0; i < requests; i++ {
+		_, _ = io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := readResponse(t, br); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	if n := cl.count(); n > 3*requests+3 {
+		t.Fatalf("%d read deadlines set for %d requests, want at most 3 each", n, requests)
+	}
+	start := time.Now()
+	expectClosed(t, c, br)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the idle connection was closed after %s, want about 300ms", d)
+	}
+}
