@@ -161,3 +161,36 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 	}
 	t.Logf("%d requests, none failed, during %d reloads of %d clusters", ok.Load(), reloads, n)
 }
+
+// TestReloadKeepsVerifiedTokens: a reload that leaves authentication as
+// it was keeps the verified-token cache (no burst of verifications after
+// every reload); one that changes authentication starts a new one.
+func TestReloadKeepsVerifiedTokens(t *testing.T) {
+	g := New(metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), audit.NewWriter(io.Discard))
+	build := func(text string, prev *State) *State {
+		t.Helper()
+		cfg, err := config.Parse("raygate.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := g.Build(cfg, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	extra := "  - {namespace: extra, name: ray1, upstream: http://127.0.0.1:2, access: [{role: viewer, users: [v@example.com]}]}\n"
+	first := build(manyClusters(3, "http://127.0.0.1:1", ""), nil)
+	clusters := build(manyClusters(3, "http://127.0.0.1:1", extra), first)
+	if clusters.tokens == nil || clusters.tokens != first.tokens {
+		t.Fatal("a reload that changed only clusters dropped the verified tokens")
+	}
+	auth := build(manyClusters(3, "http://127.0.0.1:1", "")+"  \n", clusters)
+	if auth.tokens != clusters.tokens {
+		t.Fatal("a reload with the same authentication dropped the verified tokens")
+	}
+	changed := build(strings.Replace(manyClusters(3, "http://127.0.0.1:1", ""), "user: alice", "user: bob", 1), auth)
+	if changed.tokens == auth.tokens {
+		t.Fatal("a reload that changed authentication kept tokens verified under the old rules")
+	}
+}
