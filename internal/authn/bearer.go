@@ -51,13 +51,8 @@ func ParseBearer(values []string) (string, error) {
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
+	for i < len(s) && token68Char[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -69,6 +64,15 @@ func isToken68(s string) bool {
 	}
 	return true
 }
+
+// token68Char marks the characters of a b64token before its padding.
+var token68Char = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // looksLikeJWT reports whether tok has the three dot-separated parts of a
 // JWS compact serialization.

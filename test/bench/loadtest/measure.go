@@ -53,6 +53,9 @@ func measure(pl placement, targets []*target, n int, d time.Duration, conns int,
 			if showCPU {
 				line += fmt.Sprintf("  %6.1f µs CPU/req", us(s.cpuPerReq))
 			}
+			if s.timeouts > 0 {
+				line += fmt.Sprintf("  (%d timed out)", s.timeouts)
+			}
 			if t.name != nameBare {
 				q := ratioOf(s, base)
 				line += fmt.Sprintf("   ×bare: req/s %.2f  p50 %.2f  p99 %.2f", q.rps, q.p50, q.p99)
