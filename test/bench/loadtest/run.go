@@ -143,6 +143,7 @@ func run(o options) error {
 
 	fmt.Println("raygate benchmark: raygate next to a bare httputil.ReverseProxy and oauth2-proxy")
 	fmt.Println("date:     ", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Println("command:  ", strings.Join(append([]string{"loadtest"}, os.Args[1:]...), " "))
 	fmt.Println("machine:  ", machine())
 	fmt.Println("placement:", pl.describe())
 	fmt.Println("workload:  GET of a small JSON answer; raygate and oauth2-proxy verify the same RS256 bearer JWT")
