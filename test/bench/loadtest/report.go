@@ -16,14 +16,14 @@ const (
 )
 
 func report(targets []*target, heavy, light rounds, streams []streamResult, o options) {
-	fmt.Printf("\nsummary at %d connections (medians over %d rounds; ratios are medians of each round's ratio)\n", o.conns, len(heavy))
+	fmt.Printf("\nsummary at %d connections (medians over %d rounds; a ratio is the median of each turn's figure over the bare turn next to it)\n", o.conns, len(heavy))
 	fmt.Printf("  %-20s %9s %9s %9s %10s | %-26s\n", "proxy", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "÷ bare: req/s p50 p99 CPU")
 	for _, t := range targets {
 		s := heavy.summarize(t.name)
 		fmt.Printf("  %-20s %9.0f %9.3f %9.3f %10.1f | %5.2f %5.2f %5.2f %5.2f\n", t.name, s.s.rps(), ms(s.s.p50), ms(s.s.p99), us(s.s.cpuPerReq),
 			s.vsBare.rps, s.vsBare.p50, s.vsBare.p99, s.vsBare.cpu)
 	}
-	fmt.Printf("\nsummary at 1 connection (medians over %d rounds)\n", len(light))
+	fmt.Printf("\nsummary at 1 connection (medians over %d rounds; p50 added over the bare turn next to it)\n", len(light))
 	fmt.Printf("  %-20s %9s %9s %9s %14s\n", "proxy", "req/s", "p50 ms", "p99 ms", "p50 added, ms")
 	for _, t := range targets {
 		s := light.summarize(t.name)

@@ -79,11 +79,9 @@ func run(o options) error {
 		}
 		return p, err
 	}
-	addrs := make([]string, 8)
-	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
-			return err
-		}
+	addrs, err := freeAddrs(7)
+	if err != nil {
+		return err
 	}
 	upAddr, bareAddr, rgAddr, rgMetrics, shipAddr, shipMetrics, o2Addr := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4], addrs[5], addrs[6]
 	streamBytes := o.streamMiB << 20
@@ -140,6 +138,9 @@ func run(o options) error {
 			return fmt.Errorf("%s: %w (logs in %s)", t.name, err, dir)
 		}
 	}
+	if err := checkAlive(started); err != nil {
+		return err
+	}
 
 	fmt.Println("raygate benchmark: raygate next to a bare httputil.ReverseProxy and oauth2-proxy")
 	fmt.Println("date:     ", time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -160,12 +161,12 @@ func run(o options) error {
 		}
 	}
 
-	fmt.Printf("\n%d connections: %d interleaved rounds of %s per proxy (order rotates)\n", o.conns, o.rounds, o.duration)
+	fmt.Printf("\n%d connections: %d rounds; in each, every proxy gets %s next to %s of the bare proxy (order rotates)\n", o.conns, o.rounds, o.duration, o.duration)
 	heavy, err := measure(pl, targets, o.rounds, o.duration, o.conns, true)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n1 connection: %d interleaved rounds of %s per proxy\n", o.latRounds, o.latDuration)
+	fmt.Printf("\n1 connection: %d rounds; in each, every proxy gets %s next to %s of the bare proxy\n", o.latRounds, o.latDuration, o.latDuration)
 	light, err := measure(pl, targets, o.latRounds, o.latDuration, 1, false)
 	if err != nil {
 		return err
@@ -185,7 +186,21 @@ func run(o options) error {
 			}
 		}
 	}
+	if err := checkAlive(started); err != nil {
+		return err
+	}
 	report(targets, heavy, light, streams, o)
+	return nil
+}
+
+// checkAlive fails when a started process has exited: whatever answered
+// in its place was not what was meant to be measured.
+func checkAlive(ps []*proc) error {
+	for _, p := range ps {
+		if !p.alive() {
+			return fmt.Errorf("%s exited early (its log is kept with the others)", strings.Join(p.cmd.Args, " "))
+		}
+	}
 	return nil
 }
 
