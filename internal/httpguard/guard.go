@@ -27,6 +27,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,9 +157,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// readHead gathers the next head, using p as scratch space, and either
-// queues it for net/http or queues a stand-in. It returns only when out
-// holds bytes, or with an error.
+// readHead gathers the next head, reading with p (see readMore), and
+// either queues it for net/http or queues a stand-in. It returns only
+// when out holds bytes, or with an error.
 func (c *conn) readHead(p []byte) error {
 	for {
 		if len(c.in) > 0 {
@@ -176,10 +177,7 @@ func (c *conn) readHead(p []byte) error {
 				return nil
 			}
 		}
-		n, err := c.readSocket(p)
-		if n > 0 {
-			c.hold(p[:n])
-		}
+		n, err := c.readMore(p)
 		if err != nil && (n == 0 || !c.head.complete(c.in, c.lim)) {
 			return err
 		}
@@ -296,6 +294,38 @@ func (c *conn) readChunked(p []byte) (int, error) {
 		c.endPhase()
 	}
 	return k, err
+}
+
+// minRead is the least room readMore reads into.
+const minRead = 512
+
+// readMore reads what the socket has onto the end of in and returns how
+// many bytes it read. A read into an empty in, with p of minRead bytes or
+// more (net/http's buffer), goes to p, so that no buffer is held while
+// the socket is quiet. Any other goes straight into the held buffer's
+// spare room: net/http's background read asks for one byte, and a head
+// read a byte at a time would cost a system call per byte. It is only
+// called when out is empty.
+func (c *conn) readMore(p []byte) (int, error) {
+	if len(c.in) == 0 && len(p) >= minRead {
+		n, err := c.readSocket(p)
+		if n > 0 {
+			c.hold(p[:n])
+		}
+		return n, err
+	}
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	buf := append((*c.buf)[:0], c.in...)
+	if cap(buf)-len(buf) < minRead {
+		buf = slices.Grow(buf, minRead)
+	}
+	n, err := c.readSocket(buf[len(buf):cap(buf)])
+	c.in = buf[:len(buf)+n]
+	*c.buf = buf[:0]
+	c.release()
+	return n, err
 }
 
 // hold appends b to in, taking a pooled buffer if need be. It is only
