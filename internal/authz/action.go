@@ -30,3 +30,11 @@ func LeastRole(a Action) Role {
 		return RoleAdmin
 	}
 }
+
+// IsRead reports whether a only reads: the dashboard, its read-only APIs
+// and log files. Every other action may change something, also when it is
+// asked for with GET (Ray's profilers attach to worker processes; a
+// package lookup pins the package).
+func IsRead(a Action) bool {
+	return a == ActionDashboardView || a == ActionClusterRead || a == ActionLogsRead
+}

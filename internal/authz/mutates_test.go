@@ -29,3 +29,12 @@ func TestMutates(t *testing.T) {
 		}
 	}
 }
+
+func TestIsRead(t *testing.T) {
+	reads := map[Action]bool{ActionDashboardView: true, ActionClusterRead: true, ActionLogsRead: true}
+	for _, a := range Actions {
+		if got := IsRead(a); got != reads[a] {
+			t.Errorf("IsRead(%s) = %v, want %v", a, got, reads[a])
+		}
+	}
+}

@@ -160,12 +160,11 @@ func newFlagSet(c *Command, env Env) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, printing usage for --help and turning any other
-// flag error into a usage error.
+// parseFlags parses args (the flag set prints usage for --help itself)
+// and turns any other flag error into a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
 			return flag.ErrHelp
 		}
 		return usageErr("%v", err)

@@ -117,14 +117,7 @@ func (c *Config) validateBrowser(v *validator) {
 				v.errf(p+".clientSecretFile", "%v", err)
 			}
 		}
-		if len(o.Scopes) > 0 && !contains(o.Scopes, "openid") {
-			v.errf(p+".scopes", "must include openid")
-		}
-		for j, s := range o.Scopes {
-			if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-				v.errf(fmt.Sprintf("%s.scopes[%d]", p, j), "%q is not a valid scope", s)
-			}
-		}
+		checkScopes(v, p, o.Scopes)
 	}
 	s := a.Session
 	if len(s.Keys) > 0 {
@@ -165,6 +158,19 @@ func (c *Config) validateBrowser(v *validator) {
 		}
 		if len(a.OIDC) > 0 && !a.SharedIssuerNamespace {
 			checkIAPPrefix(v, iap.UsernamePrefix, a.OIDC)
+		}
+	}
+}
+
+// checkScopes checks an issuer's scopes: openid among them, each a valid
+// scope token.
+func checkScopes(v *validator, p string, scopes []string) {
+	if len(scopes) > 0 && !contains(scopes, "openid") {
+		v.errf(p+".scopes", "must include openid")
+	}
+	for j, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			v.errf(fmt.Sprintf("%s.scopes[%d]", p, j), "%q is not a valid scope", s)
 		}
 	}
 }

@@ -98,6 +98,11 @@ type Server struct {
 	// MaxHeaderBytes bounds the header section of a request in bytes; a
 	// larger one is refused with 431. Default 32768.
 	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// MaxPendingHeadBytes bounds the memory all connections together hold
+	// for request heads still arriving (beyond the first 4 KiB of each); a
+	// head that would take more is refused with 503. Default 67108864
+	// (64 MiB).
+	MaxPendingHeadBytes int64 `yaml:"maxPendingHeadBytes"`
 	// TrustedProxies lists the networks (CIDRs, or single addresses) of
 	// proxies in front of raygate whose X-Forwarded-For is believed: for a
 	// request from one of them, the client is the right-most address in
@@ -191,8 +196,17 @@ type OIDC struct {
 	// session can be renewed with a refresh token).
 	Scopes []string `yaml:"scopes"`
 	// DisplayName names the issuer on the sign-in page when several
-	// issuers offer login. Default: the issuer's host.
+	// issuers offer login, and to `raygate login --issuer`. Default: the
+	// issuer's host.
 	DisplayName string `yaml:"displayName"`
+	// CLIClientID offers terminal sign-in (`raygate login`) with this
+	// issuer: the id of a public client at the issuer (no secret; PKCE),
+	// allowed the device authorization grant and/or redirects to
+	// http://127.0.0.1 on any port. The gateway names it, with the issuer
+	// and scopes, at /_raygate/login-config. Must be one of audiences: the
+	// ID tokens `raygate login` gets are issued to it. Default "" (no
+	// terminal sign-in with this issuer).
+	CLIClientID string `yaml:"cliClientID"`
 }
 
 // Session configures browser sessions: an AEAD-encrypted cookie

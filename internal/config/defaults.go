@@ -33,6 +33,7 @@ const (
 	DefaultIdleTimeout           = 2 * time.Minute
 	DefaultMaxRequestTargetBytes = 8 << 10
 	DefaultMaxHeaderBytes        = 32 << 10
+	DefaultMaxPendingHeadBytes   = 64 << 20
 	// MaxRequestTargetLimit and MaxHeaderLimit cap what the two size
 	// settings may be raised to.
 	MaxRequestTargetLimit     = 64 << 10
@@ -66,6 +67,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&sv.IdleTimeout, Duration(DefaultIdleTimeout))
 	setDefault(&sv.MaxRequestTargetBytes, DefaultMaxRequestTargetBytes)
 	setDefault(&sv.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&sv.MaxPendingHeadBytes, DefaultMaxPendingHeadBytes)
 	for i := range c.Authentication.OIDC {
 		o := &c.Authentication.OIDC[i]
 		setDefault(&o.UsernameClaim, DefaultUsernameClaim)

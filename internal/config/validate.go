@@ -86,6 +86,7 @@ func (c *Config) validate(v *validator) {
 	c.Server.validate(v)
 	c.validateAuthentication(v)
 	c.validateBrowser(v)
+	c.validateCLI(v)
 	c.validateClusters(v)
 	c.validateKubernetes(v)
 	if c.Audit.File != "-" {
@@ -143,11 +144,19 @@ func (s *Server) validate(v *validator) {
 			v.errf("server."+name, "must be positive")
 		}
 	}
+	sizes := true
 	if s.MaxRequestTargetBytes < 256 || s.MaxRequestTargetBytes > MaxRequestTargetLimit {
 		v.errf("server.maxRequestTargetBytes", "must be between 256 and %d", MaxRequestTargetLimit)
+		sizes = false
 	}
 	if s.MaxHeaderBytes < 1024 || s.MaxHeaderBytes > MaxHeaderLimit {
 		v.errf("server.maxHeaderBytes", "must be between 1024 and %d", MaxHeaderLimit)
+		sizes = false
+	}
+	// A buffer grows by doubling: let at least one head of the largest
+	// size arrive slowly.
+	if least := 2 * int64(s.MaxRequestTargetBytes+s.MaxHeaderBytes); sizes && s.MaxPendingHeadBytes < least {
+		v.errf("server.maxPendingHeadBytes", "must be at least twice maxRequestTargetBytes plus maxHeaderBytes (%d)", least)
 	}
 	for i, p := range s.TrustedProxies {
 		if _, err := realip.ParsePrefix(p); err != nil {

@@ -85,6 +85,35 @@ func (x *exchange) challenge(f *authn.Failure) bool {
 	return false
 }
 
+// intended refuses a request authenticated by a credential the browser
+// sends by itself (raygate's session cookie, IAP's) that changes state or
+// asks for more than a read, when another site made the browser send it
+// (see signin.Browser.Intended and signin.IntendedByProgramOrPage); it
+// reports whether the request may go on. For the session cookie, unsafe
+// methods and upgrades were refused while authenticating.
+func (x *exchange) intended(id *identity.Identity, action authz.Action) bool {
+	var f *authn.Failure
+	switch id.Method {
+	case identity.MethodSession:
+		if authz.IsRead(action) {
+			return true
+		}
+		f = x.st.Browser.Intended(x.r)
+	case identity.MethodIAP:
+		safe := x.r.Method == http.MethodGet || x.r.Method == http.MethodHead
+		if authz.IsRead(action) && safe && !isUpgrade(x.r) {
+			return true
+		}
+		f = signin.IntendedByProgramOrPage(x.r, x.st.Config.ExternalURL)
+	}
+	if f == nil {
+		return true
+	}
+	x.g.metrics.AuthnFailure(f.Reason)
+	x.challenge(f)
+	return false
+}
+
 // forbid refuses an action the caller's role does not allow, naming the
 // action and the role it needs.
 func (x *exchange) forbid(d authz.Decision, action authz.Action, role authz.Role, cluster string) {
@@ -184,10 +213,17 @@ func methodLabel(id *identity.Identity) string {
 // reports whether it answered the request itself. A page shown to a
 // browser signed in with its cookie may be framed only by raygate's own
 // origin (cross-site frames get no Lax cookie anyway; this covers the
-// same site).
-func (x *exchange) beforeProxy(id *identity.Identity, rest string) bool {
+// same site). Every cluster's dashboard shares raygate's origin, and Ray
+// answers some requests with HTML or SVG built from what a job's code
+// names (profiler flame graphs, served with scripts): every answer but the
+// dashboard's own pages is sandboxed, so none runs script, submits a form
+// or reaches the origin's cookies, whatever Ray put in it.
+func (x *exchange) beforeProxy(id *identity.Identity, action authz.Action, rest string) bool {
 	if id.Method == identity.MethodSession {
 		x.w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	}
+	if action != authz.ActionDashboardView {
+		x.w.Header().Set("Content-Security-Policy", "sandbox")
 	}
 	return x.answerLocally(x.r.Method, rest)
 }

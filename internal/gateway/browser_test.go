@@ -64,6 +64,8 @@ authentication:
     access:
       - {role: developer, groups: [team-a]}
       - {role: viewer, groups: [team-a-viewers]}
+      - {role: admin, groups: [platform-admins]}
+      - {role: developer, users: [erin@example.com]}
   - namespace: team-b
     name: ray1
     upstream: %s
@@ -263,6 +265,128 @@ func TestBrowserSession(t *testing.T) {
 	})
 }
 
+var dave = oidctest.User{Subject: "u-dave", Email: "dave@example.com", Groups: []string{"platform-admins"}}
+
+// TestCrossSiteGETBeyondReading: SameSite=Lax sends the session cookie
+// with a top-level navigation from any site, and Ray acts on some GETs
+// (its profilers attach to worker processes). A GET that is more than a
+// read, authenticated by the cookie, must come from raygate's own pages
+// or from the person (address bar, bookmark); a cross-site link to a read
+// still works.
+func TestCrossSiteGETBeyondReading(t *testing.T) {
+	r := newBrowserRig(t, "")
+	r.signIn(t, "/", dave)
+	profile := "/clusters/team-a/ray1/worker/cpu_profile?pid=1&ip=127.0.0.1&duration=5"
+	crossSite := append(append([]string{}, navigate...), "Sec-Fetch-Site", "cross-site")
+	for name, tc := range map[string]struct {
+		path   string
+		hdr    []string
+		action string
+		refuse bool
+	}{
+		"cross-site link to a profiler":       {profile, crossSite, "cluster.admin", true},
+		"cross-site link to a package lookup": {"/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", crossSite, "jobs.submit", true},
+		"cross-site fetch of a profiler":      {profile, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, "cluster.admin", true},
+		"no fetch metadata":                   {profile, []string{"Accept", "*/*"}, "cluster.admin", true},
+		"the dashboard's own link":            {profile, append(append([]string{}, navigate...), "Sec-Fetch-Site", "same-origin"), "cluster.admin", false},
+		"typed into the address bar":          {profile, append(append([]string{}, navigate...), "Sec-Fetch-Site", "none"), "cluster.admin", false},
+		"cross-site link to the dashboard":    {"/clusters/team-a/ray1/", crossSite, "dashboard.view", false},
+		"cross-site link to a job":            {"/clusters/team-a/ray1/api/jobs/", crossSite, "cluster.read", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := len(r.rayA.calls)
+			resp := r.send(t, "GET", tc.path, tc.hdr...)
+			readBody(t, resp)
+			reached := len(r.rayA.calls) != n
+			e := eventOf(t, r.harness, resp)
+			if e.Action != tc.action {
+				t.Fatalf("action %q, want %q", e.Action, tc.action)
+			}
+			if tc.refuse {
+				if resp.StatusCode != 403 || reached || e.Decision != audit.Deny || e.Reason != "authentication: cross_site" {
+					t.Fatalf("%s, Ray called %v, audit %+v: want 403 cross_site", resp.Status, reached, e)
+				}
+				return
+			}
+			if !reached || e.Decision != audit.Allow {
+				t.Fatalf("%s, Ray called %v, audit %+v: want forwarded", resp.Status, reached, e)
+			}
+		})
+	}
+}
+
+// TestIAPCrossSite: behind IAP the browser is authenticated by IAP's own
+// cookie, which it sends whatever site made it send the request; IAP
+// adds its signed header to every request it lets through. So a request
+// that IAP authenticates and that changes state (an unsafe method, an
+// upgrade, an action beyond reading) must not come from another site,
+// as with raygate's own session. Programs that go through IAP send no
+// Origin or fetch metadata, and are not browsers: they pass.
+func TestIAPCrossSite(t *testing.T) {
+	r, sign := iapRig(t)
+	now := time.Now()
+	erin := sign(map[string]any{"iss": "https://cloud.google.com/iap", "aud": iapAudience, "email": "erin@example.com", "sub": "5", "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()})
+	id := r.submitAs(t, erin)
+	crossSite := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}
+	for name, tc := range map[string]struct {
+		method, path string
+		hdr          []string
+		action       string
+		refuse       bool
+	}{
+		"cross-site form stops a job":      {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", crossSite, "jobs.stop", true},
+		"cross-site link to a package":     {"GET", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}, "jobs.submit", true},
+		"cross-site WebSocket to a log":    {"GET", "/clusters/team-a/ray1/api/jobs/" + id + "/logs/tail", []string{"Origin", "https://evil.example", "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "13"}, "cluster.read", true},
+		"same-site but another origin":     {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", []string{"Origin", "https://other.example", "Sec-Fetch-Site", "same-site"}, "jobs.stop", true},
+		"its own page stops a job":         {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", []string{"Origin", r.srv.URL, "Sec-Fetch-Site", "same-origin"}, "jobs.stop", false},
+		"a program stops a job":            {"POST", "/clusters/team-a/ray1/api/jobs/" + id + "/stop", nil, "jobs.stop", false},
+		"cross-site link to the job list":  {"GET", "/clusters/team-a/ray1/api/jobs/", []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}, "cluster.read", false},
+		"package lookup typed by the user": {"GET", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_x.zip", []string{"Sec-Fetch-Site", "none", "Sec-Fetch-Mode", "navigate"}, "jobs.submit", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := len(r.rayA.calls)
+			resp := r.send(t, tc.method, tc.path, append([]string{"X-Goog-Iap-Jwt-Assertion", erin}, tc.hdr...)...)
+			readBody(t, resp)
+			e := eventOf(t, r.harness, resp)
+			var forwarded bool
+			for _, c := range r.rayA.calls[n:] {
+				forwarded = forwarded || strings.HasSuffix(tc.path, strings.TrimPrefix(c[strings.Index(c, " ")+1:], "/"))
+			}
+			if e.Action != tc.action || e.AuthMethod != "iap" {
+				t.Fatalf("audit %+v, want action %s by iap", e, tc.action)
+			}
+			if tc.refuse {
+				if resp.StatusCode != 403 || forwarded || e.Reason != "authentication: cross_site" {
+					t.Fatalf("%s, forwarded %v, audit %+v: want 403 cross_site", resp.Status, forwarded, e)
+				}
+				return
+			}
+			if !forwarded || e.Decision != audit.Allow {
+				t.Fatalf("%s, forwarded %v, audit %+v: want forwarded", resp.Status, forwarded, e)
+			}
+		})
+	}
+}
+
+// submitAs submits a job with an IAP assertion and returns its id.
+func (r *browserRig) submitAs(t *testing.T, assertion string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", r.srv.URL+"/clusters/team-a/ray1/api/jobs/", strings.NewReader(`{"entrypoint":"x"}`))
+	req.Header.Set("X-Goog-Iap-Jwt-Assertion", assertion)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sub struct {
+		SubmissionID string `json:"submission_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sub); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("submit behind IAP: %s %v", resp.Status, err)
+	}
+	return sub.SubmissionID
+}
+
 // TestBearerUnaffected: a bearer token with a cross-site Origin is not a
 // cookie; it is authorized as before.
 func TestBearerUnaffected(t *testing.T) {
@@ -273,7 +397,10 @@ func TestBearerUnaffected(t *testing.T) {
 	}
 }
 
-func TestIAP(t *testing.T) {
+// iapRig is a browser rig in IAP mode; sign returns an assertion IAP
+// would send with claims.
+func iapRig(t *testing.T) (r *browserRig, sign func(claims map[string]any) string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -281,15 +408,19 @@ func TestIAP(t *testing.T) {
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "iap", Algorithm: "ES256", Use: "sig"}}})
 	}))
-	defer jwks.Close()
-	r := newBrowserRig(t, fmt.Sprintf("  sharedIssuerNamespace: true\n  iap: {audience: %q, jwksURL: %s}\n", iapAudience, jwks.URL))
-	sign := func(claims map[string]any) string {
+	t.Cleanup(jwks.Close)
+	r = newBrowserRig(t, fmt.Sprintf("  sharedIssuerNamespace: true\n  iap: {audience: %q, jwksURL: %s}\n", iapAudience, jwks.URL))
+	return r, func(claims map[string]any) string {
 		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "iap"))
 		b, _ := json.Marshal(claims)
 		obj, _ := s.Sign(b)
 		tok, _ := obj.CompactSerialize()
 		return tok
 	}
+}
+
+func TestIAP(t *testing.T) {
+	r, sign := iapRig(t)
 	now := time.Now()
 	good := sign(map[string]any{"iss": "https://cloud.google.com/iap", "aud": iapAudience, "email": "carol@example.com", "sub": "1", "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()})
 	resp := r.send(t, "GET", "/clusters/team-b/ray1/api/version", "X-Goog-Iap-Jwt-Assertion", good)

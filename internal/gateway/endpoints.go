@@ -6,6 +6,7 @@ import (
 
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/identity"
+	"github.com/raygate/raygate/internal/loginconfig"
 	"github.com/raygate/raygate/internal/signin"
 )
 
@@ -79,6 +80,8 @@ func (x *exchange) serveOwn(path string) {
 		}
 		x.ev.Decision, x.ev.Reason = audit.Allow, "authenticated"
 		x.writeWhoAmI(id, x.access(id))
+	case loginconfig.Path:
+		x.serveLoginConfig()
 	default:
 		if x.st.Browser != nil && signin.Owns(path) {
 			x.serveBrowser()

@@ -182,6 +182,9 @@ func (x *exchange) serve() {
 		return
 	}
 	x.ev.Cluster = target.Key()
+	if !x.checkUpgrade() {
+		return
+	}
 	id, ok := x.authenticate()
 	if !ok {
 		return
@@ -223,6 +226,9 @@ func (x *exchange) serve() {
 		x.forbid(d, req.Action, role, cluster.Key)
 		return
 	}
+	if !x.intended(id, req.Action) {
+		return
+	}
 	// Abuse limits, before any call to the cluster (the owner lookup too).
 	if !x.admit(id.User, cluster.Key) {
 		return
@@ -236,7 +242,7 @@ func (x *exchange) serve() {
 		http.Redirect(&x.w, r, u, http.StatusPermanentRedirect)
 		return
 	}
-	if x.beforeProxy(id, rest) {
+	if x.beforeProxy(id, req.Action, rest) {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
@@ -244,6 +250,9 @@ func (x *exchange) serve() {
 		return
 	}
 	if !x.checkEncoding() || !x.limitBody(req.Body) {
+		return
+	}
+	if req.Body == authz.BodyPackage && r.Method == http.MethodPut && !x.uploadOnce(cluster) {
 		return
 	}
 	if req.Body == authz.BodyJobSubmit && !x.submit(id.User) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/config"
@@ -31,15 +32,19 @@ type fakeRay struct {
 	// drivers maps a driver job id to the submission id of its job; Ray
 	// resolves a job id as a driver id first.
 	drivers map[string]string
-	seen    []*http.Request
-	bodies  []string
-	fail    bool // answer job lookups with 500
-	next    int
-	calls   []string
+	// packages maps an uploaded package's path to its content.
+	packages map[string]string
+	seen     []*http.Request
+	bodies   []string
+	fail     bool // answer job lookups with 500
+	// failPackages answers package requests with 500.
+	failPackages bool
+	next         int
+	calls        []string
 }
 
 func newFakeRay(t *testing.T, token string) *fakeRay {
-	f := &fakeRay{token: token, jobs: map[string]map[string]string{}, drivers: map[string]string{}}
+	f := &fakeRay{token: token, jobs: map[string]map[string]string{}, drivers: map[string]string{}, packages: map[string]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -97,6 +102,19 @@ func (f *fakeRay) serve(w http.ResponseWriter, r *http.Request) {
 		case r.Method == "DELETE" && action == "":
 			delete(f.jobs, id)
 			_, _ = io.WriteString(w, `{"deleted":true}`)
+		default:
+			w.WriteHeader(404)
+		}
+	case strings.HasPrefix(p, "/api/packages/"):
+		// Like Ray: GET says whether the package exists, PUT stores it,
+		// replacing what was there.
+		_, there := f.packages[p]
+		switch {
+		case f.failPackages:
+			w.WriteHeader(500)
+		case r.Method == "PUT":
+			f.packages[p] = string(body)
+		case r.Method == "GET" && there:
 		default:
 			w.WriteHeader(404)
 		}
@@ -255,6 +273,24 @@ func lastEvent(t *testing.T, h *harness) audit.Event {
 		t.Fatal("no audit event")
 	}
 	return evs[len(evs)-1]
+}
+
+// eventOf returns the audit event (the response's, not a write-ahead
+// record) of the request resp answers, waiting
+// for it: the event is written as the handler returns, which may be after
+// the client has read the answer.
+func eventOf(t *testing.T, h *harness, resp *http.Response) audit.Event {
+	t.Helper()
+	id := resp.Header.Get("X-Request-Id")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for _, e := range h.audit.events(t) {
+			if e.RequestID == id && e.Stage == audit.StageResponse {
+				return e
+			}
+		}
+	}
+	t.Fatalf("no audit event for request %q", id)
+	return audit.Event{}
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

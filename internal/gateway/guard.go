@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/raygate/raygate/internal/audit"
 	"github.com/raygate/raygate/internal/authz"
 	"github.com/raygate/raygate/internal/config"
+	"github.com/raygate/raygate/internal/handshake"
 )
 
 // admit applies the abuse limits of the state in force to a request of
@@ -54,6 +56,25 @@ func (x *exchange) beforeForward(action authz.Action) bool {
 		x.w.websocket = isWebSocket(x.r)
 	}
 	return true
+}
+
+// checkUpgrade refuses a request that asks to switch protocols unless it
+// is a well-formed WebSocket handshake, the only upgrade raygate forwards
+// (to Ray it would be a request raygate did not understand: Ray answers a
+// handshake without a key with a 500 after seconds). It reports whether
+// the request may go on.
+func (x *exchange) checkUpgrade() bool {
+	if !isUpgrade(x.r) {
+		return true
+	}
+	err := handshake.CheckWebSocket(x.r.Method, x.r.Header)
+	var he *handshake.Error
+	if !errors.As(err, &he) {
+		return true
+	}
+	x.deny(http.StatusBadRequest, "bad_request", "malformed WebSocket handshake: "+he.Reason,
+		"the request asks to switch protocols but is not a WebSocket handshake ("+he.Reason+")")
+	return false
 }
 
 // isWebSocket reads the Upgrade header as httputil.ReverseProxy does.

@@ -73,3 +73,23 @@ func (x *exchange) resolveStop(role authz.Role, c *route.Cluster, user, jobID st
 	x.ev.JobID = stop.ID
 	return true
 }
+
+// uploadOnce refuses a package upload when the cluster already holds a
+// package by that name (see jobs.PackageExists): a package is written
+// once, so nobody can replace the code another user's jobs run. When the
+// cluster cannot tell, the upload is refused too.
+func (x *exchange) uploadOnce(c *route.Cluster) bool {
+	rest := x.call.Target.RawRest
+	exists, err := x.st.Jobs.PackageExists(proxy.WithRayToken(x.r.Context(), x.call.RayToken), c, rest)
+	switch {
+	case err != nil:
+		x.g.log.Warn("package lookup failed", "request_id", x.ev.RequestID, "cluster", c.Key, "error", err)
+		x.deny(http.StatusBadGateway, "bad_gateway", "package lookup failed", "the Ray cluster could not say whether the package exists, so it was not uploaded")
+		return false
+	case exists:
+		x.deny(http.StatusConflict, "conflict", "package exists: packages are written once",
+			"the cluster already holds this package, and packages are written once (a package's name stands for its content); upload under the name of your package's content, as Ray's clients do")
+		return false
+	}
+	return true
+}

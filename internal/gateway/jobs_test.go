@@ -179,3 +179,108 @@ func TestOwnership(t *testing.T) {
 		t.Fatalf("lookup failure for an admin: status %d, want 502", r.StatusCode)
 	}
 }
+
+// TestPackagesAreWriteOnce: a package the cluster already holds cannot be
+// replaced through raygate, by another developer or anyone else, so a job
+// that names it runs the code its submitter uploaded.
+func TestPackagesAreWriteOnce(t *testing.T) {
+	h := newHarness(t)
+	pkg := "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_0123abcd.zip"
+	if r := h.do(t, "bob", "GET", pkg, ""); r.StatusCode != 404 {
+		t.Fatalf("GET of a missing package: %d", r.StatusCode)
+	}
+	if r := h.do(t, "bob", "PUT", pkg, "bob's code"); r.StatusCode != 200 {
+		t.Fatalf("first upload: %d %s", r.StatusCode, readBody(t, r))
+	}
+	for _, user := range []string{"alice", "bob", "root"} {
+		r := h.do(t, user, "PUT", pkg, user+"'s code")
+		body := readBody(t, r)
+		if r.StatusCode != 409 || !strings.Contains(body, `"error":"conflict"`) {
+			t.Fatalf("%s replacing the package: %d %s, want 409 conflict", user, r.StatusCode, body)
+		}
+		if ev := lastEvent(t, h); ev.Decision != "deny" || ev.Action != "jobs.submit" || ev.Reason != "package exists: packages are written once" {
+			t.Fatalf("audit of %s's refused upload: %+v", user, ev)
+		}
+	}
+	if got := h.rayA.packages["/api/packages/gcs/_ray_pkg_0123abcd.zip"]; got != "bob's code" {
+		t.Fatalf("the cluster holds %q, want bob's upload", got)
+	}
+	puts := 0
+	for _, c := range h.rayA.calls {
+		if strings.HasPrefix(c, "PUT ") {
+			puts++
+		}
+	}
+	if puts != 1 {
+		t.Fatalf("%d uploads reached Ray, want 1: %v", puts, h.rayA.calls)
+	}
+
+	// When the cluster cannot say whether the package exists, the upload
+	// is refused (fail closed).
+	h.rayA.failPackages = true
+	r := h.do(t, "alice", "PUT", "/clusters/team-a/ray1/api/packages/gcs/_ray_pkg_new.zip", "x")
+	if r.StatusCode != 502 {
+		t.Fatalf("upload with the lookup failing: %d, want 502", r.StatusCode)
+	}
+	if ev := lastEvent(t, h); ev.Decision != "deny" || ev.Reason != "package lookup failed" {
+		t.Fatalf("audit of the upload with the lookup failing: %+v", ev)
+	}
+	if _, ok := h.rayA.packages["/api/packages/gcs/_ray_pkg_new.zip"]; ok {
+		t.Fatal("the upload reached Ray although its lookup failed")
+	}
+}
+
+// TestRayAnswersCannotRunScripts: every cluster's dashboard is served from
+// raygate's one origin, and Ray answers some requests with HTML or SVG
+// built from what a job's code names (profiler flame graphs). Every answer
+// from Ray but the dashboard's own pages carries a sandboxing CSP, so no
+// such answer can run script with the origin's cookies.
+func TestRayAnswersCannotRunScripts(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct {
+		user, path string
+		sandboxed  bool
+	}{
+		{"carol", "/clusters/team-a/ray1/", false}, // the dashboard itself
+		{"carol", "/clusters/team-a/ray1/api/version", true},
+		{"root", "/clusters/team-a/ray1/task/cpu_profile?task_id=x&attempt_number=0&node_id=y&format=flamegraph", true},
+		{"root", "/clusters/team-a/ray1/api/jobs/nope", true},
+	} {
+		r := h.do(t, tc.user, "GET", tc.path, "")
+		readBody(t, r)
+		got := r.Header.Get("Content-Security-Policy")
+		if tc.sandboxed && got != "sandbox" || !tc.sandboxed && got != "" {
+			t.Errorf("%s: Content-Security-Policy %q, sandboxed want %v", tc.path, got, tc.sandboxed)
+		}
+	}
+}
+
+// TestOnlyWebSocketHandshakesAreForwarded: a request that asks to switch
+// protocols is forwarded only as a well-formed WebSocket handshake; h2c,
+// or a WebSocket handshake without its key or version (which Ray answers
+// with a 500 after five seconds), is refused with 400 before anything is
+// sent to the cluster.
+func TestOnlyWebSocketHandshakesAreForwarded(t *testing.T) {
+	h := newHarness(t)
+	tail := "/clusters/team-a/ray1/api/jobs/raysubmit_1/logs/tail"
+	for _, tc := range []struct {
+		name   string
+		hdr    []string
+		reason string
+	}{
+		{"h2c", []string{"Connection", "Upgrade, HTTP2-Settings", "Upgrade", "h2c", "HTTP2-Settings", "AAMAAABkAAQAAP__"}, "malformed WebSocket handshake: the only upgrade accepted is one Upgrade: websocket"},
+		{"no key", []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13"}, "malformed WebSocket handshake: a WebSocket handshake must have one Sec-WebSocket-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(h.rayA.calls)
+			r := h.do(t, "alice", "GET", tail, "", tc.hdr...)
+			body := readBody(t, r)
+			if r.StatusCode != 400 || !strings.Contains(body, `"error":"bad_request"`) || len(h.rayA.calls) != n {
+				t.Fatalf("%d %s (Ray called: %v), want 400 before Ray", r.StatusCode, body, len(h.rayA.calls) != n)
+			}
+			if ev := eventOf(t, h, r); ev.Decision != "deny" || ev.Reason != tc.reason {
+				t.Fatalf("audit %+v, want reason %q", ev, tc.reason)
+			}
+		})
+	}
+}

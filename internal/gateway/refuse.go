@@ -20,8 +20,14 @@ func (x *exchange) refused(ref *httpguard.Refusal) {
 		code = "header_fields_too_large"
 	case http.StatusHTTPVersionNotSupported:
 		code = "http_version_not_supported"
+	case http.StatusServiceUnavailable:
+		code = "unavailable"
 	}
-	x.deny(ref.Status, code, "malformed request: "+ref.Reason, "the request was refused: "+ref.Reason)
+	reason := "malformed request: " + ref.Reason
+	if ref.Status == http.StatusServiceUnavailable {
+		reason = ref.Reason // not the request's fault: the listener is busy
+	}
+	x.deny(ref.Status, code, reason, "the request was refused: "+ref.Reason)
 }
 
 // maxAuditMethod bounds an unknown method recorded in the audit log.

@@ -41,6 +41,7 @@ type State struct {
 	// issuer offers login.
 	Browser *signin.Browser
 
+	cliLogin  *cliLogin
 	transport *http.Transport
 	keySets   map[string]*authn.KeySet
 	iapKeys   *authn.KeySet
@@ -126,6 +127,9 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	st.Authn = authn.Chain{bearer}
 	if err := g.buildBrowser(st, prev, verifiers); err != nil {
 		return nil, err
+	}
+	if st.cliLogin, err = buildCLILogin(cfg, prev); err != nil {
+		return nil, fmt.Errorf("gateway: terminal sign-in: %w", err)
 	}
 
 	reg := route.Static{}

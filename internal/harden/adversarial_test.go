@@ -66,7 +66,7 @@ func checkHardened(t *testing.T, name string, out []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := f.Objects()[0].Value
+	o := f.Resources()[0].Value
 	expect := func(path string, want string) {
 		t.Helper()
 		got := o.Lookup(path)
@@ -118,6 +118,32 @@ func checkHardened(t *testing.T, name string, out []byte) {
 	case "head-external-ips.yaml":
 		expect("spec.headGroupSpec.headService.spec.externalIPs", "<absent>")
 		expect("spec.headGroupSpec.headService.spec.loadBalancerSourceRanges", "<absent>")
+	case "ephemeral-containers.yaml":
+		expect("spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext",
+			`{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"privileged":false,"runAsUser":1000}`)
+	case "user-namespace-root.yaml":
+		// Root in a user namespace complies with restricted: kept.
+		expect("spec.headGroupSpec.template.spec.securityContext", `{"runAsNonRoot":false,"runAsUser":0,"seccompProfile":{"type":"RuntimeDefault"}}`)
+		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.runAsUser", "0")
+		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.runAsNonRoot", "false")
+		expect("spec.autoscalerOptions.securityContext.runAsUser", "0")
+		expect("spec.workerGroupSpecs[0].template.spec.securityContext", `{"seccompProfile":{"type":"RuntimeDefault"}}`)
+	case "operator-user-namespace-root.yaml":
+		// The operator is held to non-root in a user namespace too.
+		expect("spec.template.spec.securityContext.runAsUser", "65532")
+		expect("spec.template.spec.securityContext.runAsNonRoot", "true")
+	case "apparmor-empty-annotation.yaml":
+		expect(`spec.headGroupSpec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/ray-head"]`, `""`)
+	case "windows-workload.yaml":
+		// Only runAsNonRoot: the API server refuses Linux-only fields in a
+		// Windows pod.
+		expect("spec.template.spec.securityContext", `{"runAsNonRoot":true}`)
+		expect("spec.template.spec.containers[0].securityContext", "<absent>")
+	case "raycronjob.yaml":
+		expect("spec.jobTemplate.rayClusterSpec.headGroupSpec.serviceType", `"ClusterIP"`)
+		expect("spec.jobTemplate.rayClusterSpec.authOptions.mode", `"token"`)
+		expect("spec.jobTemplate.rayClusterSpec.headGroupSpec.template.spec.containers[0].securityContext.privileged", "false")
+		expect("spec.jobTemplate.submitterPodTemplate.spec.containers[0].securityContext.allowPrivilegeEscalation", "false")
 	case "list-in-configmap.yaml":
 		expect("spec.headGroupSpec.template.spec.containers[0].securityContext.privileged", "false")
 	}

@@ -61,7 +61,10 @@ func (p *planner) clusterSpec(cs manifest.ClusterSpec) {
 	}
 	if manifest.AutoscalingEnabled(p.get(cs.Path)) {
 		if opts := p.get(cs.Path.Key("autoscalerOptions")); opts.IsNull() || opts.IsMap() {
-			p.container(cs.Path.Key("autoscalerOptions"), manifest.RayUID)
+			// The autoscaler container runs in the head pod: what the head's
+			// pod spec allows it, it allows the autoscaler.
+			head := p.get(hp.Key("template").Key("spec"))
+			p.container(cs.Path.Key("autoscalerOptions"), manifest.RayUID, podProfile(head, rayPods(false)))
 		}
 	}
 }
@@ -80,6 +83,32 @@ type pods struct {
 	// rayTmp mounts a writable /tmp where the root filesystem is
 	// read-only (Ray keeps its session directory there).
 	rayTmp bool
+	// nonRootInUserNamespace keeps the non-root fixes in a user namespace
+	// (hostUsers: false), where Pod Security restricted allows root: the
+	// KubeRay operator never needs root, and RG-operator-non-root says so.
+	nonRootInUserNamespace bool
+}
+
+// profile is what the pod spec of a template lets restricted ask of it.
+type profile struct {
+	// linux is false for a Windows pod (spec.os.name: windows): Pod
+	// Security skips its Linux-only checks, and the API server refuses
+	// Linux-only fields (seccomp, capabilities, allowPrivilegeEscalation,
+	// runAsUser, AppArmor, procMount) in such a pod, so harden writes
+	// none of them.
+	linux bool
+	// nonRoot is false in a user namespace (hostUsers: false), where
+	// restricted allows runAsUser 0 and runAsNonRoot false: such values
+	// comply and are kept (except for the KubeRay operator).
+	nonRoot bool
+}
+
+// podProfile reads the profile of a pod spec.
+func podProfile(spec *manifest.Value, k pods) profile {
+	return profile{
+		linux:   spec.Lookup("os.name").Str() != "windows",
+		nonRoot: !spec.Get("hostUsers").IsFalse() || k.nonRootInUserNamespace,
+	}
 }
 
 // rayPods are the fixes for a Ray pod template; needsToken keeps its
@@ -95,6 +124,10 @@ func rayPods(needsToken bool) pods {
 // workload's own business.
 var workloadPods = pods{uid: manifest.OperatorUID}
 
+// operatorPods are the fixes for the KubeRay operator's pod template: a
+// workload's, and non-root even in a user namespace.
+var operatorPods = pods{uid: manifest.OperatorUID, nonRootInUserNamespace: true}
+
 // template applies the restricted profile, and the Ray fixes for Ray's
 // pods, to one pod template.
 func (p *planner) template(t manifest.Template, k pods) {
@@ -106,35 +139,48 @@ func (p *planner) template(t manifest.Template, k pods) {
 	if k.noToken && !spec.Get("automountServiceAccountToken").IsFalse() {
 		p.set(sp.Key("automountServiceAccountToken"), manifest.NewBool(false), "false")
 	}
+	prof := podProfile(spec, k)
 	scp := sp.Key("securityContext")
 	if sc := p.get(scp); sc.IsNull() || sc.IsMap() {
-		if !sc.Get("runAsNonRoot").IsTrue() {
-			p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), "true")
+		if prof.nonRoot {
+			if !sc.Get("runAsNonRoot").IsTrue() {
+				p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), "true")
+			}
+			uid := sc.Get("runAsUser")
+			switch {
+			case isZero(uid):
+				p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%s -> %d", uid.Scalar(), k.uid))
+			case k.defaultUID && prof.linux && uid.IsNull() && !anyContainerSetsUser(spec):
+				p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", k.uid))
+			}
 		}
-		uid := sc.Get("runAsUser")
-		switch {
-		case isZero(uid):
-			p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%s -> %d", uid.Scalar(), k.uid))
-		case k.defaultUID && uid.IsNull() && !anyContainerSetsUser(spec):
-			p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", k.uid))
+		if prof.linux {
+			p.seccomp(scp, true)
+			p.appArmor(scp)
+		} else if !allowedProfile(sc.Lookup("appArmorProfile.type")) && sc.Get("appArmorProfile") != nil {
+			p.remove(scp.Key("appArmorProfile"), "removed (a Windows pod has no AppArmor)")
 		}
-		p.seccomp(scp, true)
-		p.appArmor(scp)
 	}
 	p.appArmorAnnotations(t.Path.Key("metadata").Key("annotations"))
-	for _, list := range []string{"initContainers", "containers"} {
+	for _, list := range containerLists {
 		for i, c := range p.get(sp.Key(list)).Items() {
 			if !c.IsMap() {
 				continue
 			}
 			cp := sp.Key(list).Index(i)
-			p.container(cp, k.uid)
+			p.container(cp, k.uid, prof)
 			if list == "containers" && k.rayTmp {
 				p.writableTmp(sp, cp)
 			}
 		}
 	}
 }
+
+// containerLists are the lists of containers of a pod spec, all of which
+// Pod Security checks. Ephemeral containers cannot be part of a template
+// the API server accepts, but lint reports them like the others, so they
+// are hardened like the others.
+var containerLists = []string{"initContainers", "containers", "ephemeralContainers"}
 
 // isZero reports whether a value is the number 0 (however it was
 // written: 0, 00, 0x0, 0o0, +0, 0.0, -0 ...).
@@ -144,7 +190,7 @@ func isZero(v *manifest.Value) bool {
 }
 
 func anyContainerSetsUser(spec *manifest.Value) bool {
-	for _, list := range []string{"initContainers", "containers"} {
+	for _, list := range containerLists {
 		for _, c := range spec.Get(list).Items() {
 			if !c.Lookup("securityContext.runAsUser").IsNull() {
 				return true
@@ -156,11 +202,24 @@ func anyContainerSetsUser(spec *manifest.Value) bool {
 
 // container applies the restricted container securityContext to the
 // container at cp (or to autoscalerOptions, which has the same
-// securityContext field); uid replaces a runAsUser of 0.
-func (p *planner) container(cp manifest.Path, uid int64) {
+// securityContext field), as far as the pod's profile asks for it; uid
+// replaces a runAsUser of 0.
+func (p *planner) container(cp manifest.Path, uid int64, prof profile) {
 	scp := cp.Key("securityContext")
 	sc := p.get(scp)
 	if !sc.IsNull() && !sc.IsMap() {
+		return
+	}
+	if prof.nonRoot {
+		if v := sc.Get("runAsNonRoot"); !v.IsNull() && !v.IsTrue() {
+			p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), v.Scalar()+" -> true")
+		}
+		if v := sc.Get("runAsUser"); isZero(v) && prof.linux {
+			p.set(scp.Key("runAsUser"), manifest.NewInt(uid), fmt.Sprintf("%s -> %d", v.Scalar(), uid))
+		}
+	}
+	if !prof.linux {
+		p.windowsContainer(scp)
 		return
 	}
 	if !sc.Get("allowPrivilegeEscalation").IsFalse() {
@@ -168,12 +227,6 @@ func (p *planner) container(cp manifest.Path, uid int64) {
 	}
 	if v := sc.Get("privileged"); !v.IsNull() && !v.IsFalse() {
 		p.set(scp.Key("privileged"), manifest.NewBool(false), v.Scalar()+" -> false")
-	}
-	if v := sc.Get("runAsNonRoot"); !v.IsNull() && !v.IsTrue() {
-		p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), v.Scalar()+" -> true")
-	}
-	if v := sc.Get("runAsUser"); isZero(v) {
-		p.set(scp.Key("runAsUser"), manifest.NewInt(uid), fmt.Sprintf("%s -> %d", v.Scalar(), uid))
 	}
 	// Restricted requires Default from policy v1.35 on, in a user
 	// namespace (hostUsers: false) too; only baseline allows Unmasked
@@ -184,6 +237,30 @@ func (p *planner) container(cp manifest.Path, uid int64) {
 	p.seccomp(scp, false)
 	p.appArmor(scp)
 	p.capabilities(scp.Key("capabilities"))
+}
+
+// windowsContainer removes from a Windows pod's container the Linux-only
+// settings restricted rejects (privileged, a procMount other than
+// Default, an AppArmor profile other than RuntimeDefault or Localhost):
+// the API server refuses them in a Windows pod whatever their value, so
+// removing them is the one fix.
+func (p *planner) windowsContainer(scp manifest.Path) {
+	sc := p.get(scp)
+	if v := sc.Get("privileged"); !v.IsNull() && !v.IsFalse() {
+		p.remove(scp.Key("privileged"), "removed (Linux only; a Windows pod cannot be privileged)")
+	}
+	if pm := sc.Get("procMount"); !pm.IsNull() && pm.Str() != "Default" {
+		p.remove(scp.Key("procMount"), "removed (Linux only)")
+	}
+	if sc.Get("appArmorProfile") != nil && !allowedProfile(sc.Lookup("appArmorProfile.type")) {
+		p.remove(scp.Key("appArmorProfile"), "removed (a Windows pod has no AppArmor)")
+	}
+}
+
+// allowedProfile reports whether a seccomp or AppArmor profile type is
+// one restricted allows, spelled exactly so.
+func allowedProfile(typ *manifest.Value) bool {
+	return typ.Str() == "RuntimeDefault" || typ.Str() == "Localhost"
 }
 
 // seccomp sets seccompProfile.type RuntimeDefault where it is missing (pod
@@ -234,7 +311,8 @@ func (p *planner) appArmorAnnotations(ap manifest.Path) {
 		if !strings.HasPrefix(k, appArmorAnnotationPrefix) || !v.IsString() {
 			continue
 		}
-		if s := v.Str(); s != "runtime/default" && !strings.HasPrefix(s, "localhost/") {
+		// "" is allowed (it means the runtime's default).
+		if s := v.Str(); s != "" && s != "runtime/default" && !strings.HasPrefix(s, "localhost/") {
 			p.set(ap.Key(k), manifest.NewString("runtime/default"), s+" -> runtime/default")
 		}
 	}

@@ -147,8 +147,12 @@ func check(out []byte, want []*manifest.Value) error {
 func Object(o manifest.Object) ([]manifest.Edit, []Change) {
 	p := &planner{obj: o, v: o.Value.Clone()}
 	if o.IsWorkload() {
+		k := workloadPods
+		if _, isOperator := manifest.FindOperator(o); isOperator {
+			k = operatorPods
+		}
 		for _, t := range manifest.Templates(o) {
-			p.template(t, workloadPods)
+			p.template(t, k)
 		}
 		return p.edits, p.changes
 	}
@@ -157,7 +161,7 @@ func Object(o manifest.Object) ([]manifest.Edit, []Change) {
 		v.Value = p.v
 		return v
 	}
-	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
+	if manifest.JobSpecPath(o.Kind) != nil {
 		p.addSubmitter()
 	}
 	for _, cs := range manifest.ClusterSpecs(view()) {

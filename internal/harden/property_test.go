@@ -63,7 +63,7 @@ func checkProperties(t *testing.T, name string, in []byte) {
 			if now.Equal(v) || (v.IsNull() || v.IsMap()) && now.IsMap() {
 				return // unchanged, or a null or empty mapping filled in
 			}
-			if !mayChange(b[i].Value, p) {
+			if !mayChange(b[i], p) {
 				t.Errorf("%s: %s/%s: harden changed the compliant %s (%s)", name, b[i].Kind, b[i].Name, p, v.Scalar())
 			}
 		})
@@ -88,8 +88,20 @@ func leaves(p manifest.Path, v *manifest.Value, fn func(manifest.Path, *manifest
 
 // mayChange reports whether the value at p of an object does not comply,
 // by the rules harden fixes, written independently of harden.
-func mayChange(obj *manifest.Value, p manifest.Path) bool {
+func mayChange(o manifest.Object, p manifest.Path) bool {
+	obj := o.Value
 	s := p.String()
+	// The pod spec the value belongs to: in a user namespace restricted
+	// allows root (not for the KubeRay operator, RG-operator-non-root).
+	podSpec := obj
+	for _, cut := range []string{".containers[", ".initContainers[", ".ephemeralContainers[", ".securityContext"} {
+		if i := strings.Index(s, cut); i >= 0 {
+			podSpec = obj.Lookup(s[:i])
+			break
+		}
+	}
+	_, operator := manifest.FindOperator(o)
+	rootAllowed := podSpec.Get("hostUsers").IsFalse() && !operator
 	upTo := func(part string) *manifest.Value {
 		i := strings.LastIndex(s, part)
 		return obj.Lookup(s[:i+len(part)])
@@ -101,10 +113,10 @@ func mayChange(obj *manifest.Value, p manifest.Path) bool {
 	case strings.HasSuffix(s, "securityContext.privileged"):
 		return !obj.At(p).IsFalse()
 	case strings.HasSuffix(s, "securityContext.runAsNonRoot"):
-		return !obj.At(p).IsTrue()
+		return !obj.At(p).IsTrue() && !rootAllowed
 	case strings.HasSuffix(s, "securityContext.runAsUser"):
 		n, ok := obj.At(p).Number()
-		return ok && n == 0
+		return ok && n == 0 && !rootAllowed
 	case strings.HasSuffix(s, "securityContext.procMount"):
 		return obj.At(p).Str() != "Default"
 	case strings.Contains(s, "securityContext.seccompProfile"):
@@ -138,7 +150,7 @@ func mayChange(obj *manifest.Value, p manifest.Path) bool {
 		return upTo("authOptions").Get("mode").Str() != manifest.AuthModeToken
 	case strings.Contains(s, appArmorAnnotationPrefix):
 		v := obj.At(p).Str()
-		return v != "runtime/default" && !strings.HasPrefix(v, "localhost/")
+		return v != "" && v != "runtime/default" && !strings.HasPrefix(v, "localhost/")
 	}
 	return false
 }
@@ -165,7 +177,8 @@ func TestPropertiesOnSamples(t *testing.T) {
 // capability names in other cases and with CAP_, uid 0 written in YAML
 // 1.1's other ways, securityContexts from merges (before and after
 // explicit keys), worker templates that alias the head's, head Services
-// with external addresses.
+// with external addresses, user namespaces (where root complies) and
+// ephemeral containers.
 func variant(r *rand.Rand) []byte {
 	pick := func(xs ...string) string { return xs[r.Intn(len(xs))] }
 	var b strings.Builder
@@ -240,6 +253,12 @@ func variant(r *rand.Rand) []byte {
 	}
 	w("  template: &tmpl")
 	w("    spec:")
+	if r.Intn(4) == 0 {
+		w("      hostUsers: false") // restricted allows root here
+	}
+	if r.Intn(5) == 0 {
+		w("      ephemeralContainers: [{name: debug, image: busybox, %s}]", ctrSC())
+	}
 	if sc := podSC(); sc != "" {
 		w("      %s", sc)
 	}

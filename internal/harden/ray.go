@@ -69,17 +69,19 @@ func (p *planner) tmpVolumeName(sp manifest.Path) string {
 	return name
 }
 
-// addSubmitter gives a K8sJobMode RayJob without a submitterPodTemplate
-// KubeRay's default submitter pod (same image as the head, same
-// resources), which the template fixes then harden.
+// addSubmitter gives a K8sJobMode RayJob (or a RayCronJob's job
+// template) without a submitterPodTemplate KubeRay's default submitter
+// pod (same image as the head, same resources), which the template fixes
+// then harden.
 func (p *planner) addSubmitter() {
 	if manifest.SubmissionMode(manifest.Object{Kind: p.obj.Kind, Value: p.v}) != manifest.SubmissionModeK8sJob {
 		return
 	}
-	if !p.get(path("spec")).IsMap() || !p.get(path("spec.submitterPodTemplate")).IsNull() {
+	jp := manifest.JobSpecPath(p.obj.Kind)
+	if !p.get(jp).IsMap() || !p.get(jp.Key("submitterPodTemplate")).IsNull() {
 		return
 	}
-	image := p.get(path("spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].image")).Str()
+	image := p.get(jp.Join(path("rayClusterSpec.headGroupSpec.template.spec.containers[0].image"))).Str()
 	if image == "" {
 		return // an existing cluster is selected: its image is not known here
 	}
@@ -91,6 +93,6 @@ func (p *planner) addSubmitter() {
 	)
 	container := m("name", s(manifest.SubmitterContainerName), "image", s(image), "resources", resources)
 	tmpl := m("spec", m("restartPolicy", s("Never"), "containers", manifest.NewList(container)))
-	p.setComment(path("spec.submitterPodTemplate"), tmpl, "KubeRay's default submitter pod added, to be hardened",
+	p.setComment(jp.Key("submitterPodTemplate"), tmpl, "KubeRay's default submitter pod added, to be hardened",
 		"KubeRay's default submitter pod, made explicit so that it runs restricted.")
 }

@@ -18,12 +18,15 @@
 //
 // The guard also bounds slow clients: a head must arrive within
 // Limits.HeaderTimeout of its first byte, a body within Limits.BodyTimeout
-// of its head. It holds no buffer while a connection is idle.
+// of its head. It holds no buffer while a connection is idle, and all
+// heads still arriving on a listener together hold at most
+// Limits.MaxPendingHeadBytes beyond a pooled 4 KiB each.
 package httpguard
 
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -46,16 +49,24 @@ type Limits struct {
 	// BodyTimeout bounds the time from the end of a head to the end of
 	// its body.
 	BodyTimeout time.Duration
+	// MaxPendingHeadBytes bounds the memory that all connections of a
+	// listener together hold for request heads still arriving, beyond the
+	// first 4 KiB of each (which every head fits in that arrives at a
+	// normal pace). A head that would take more is refused with 503 and
+	// its connection closed, so slow clients cannot pile up heads just
+	// under MaxHeaderBytes until memory runs out. 0 means no bound.
+	MaxPendingHeadBytes int64
 }
 
 // NewListener returns ln with every accepted connection guarded.
 func NewListener(ln net.Listener, lim Limits) net.Listener {
-	return &listener{Listener: ln, lim: lim}
+	return &listener{Listener: ln, lim: lim, pending: &headBudget{limit: lim.MaxPendingHeadBytes}}
 }
 
 type listener struct {
 	net.Listener
-	lim Limits
+	lim     Limits
+	pending *headBudget
 }
 
 // Accept waits for and returns the next connection, guarded.
@@ -64,7 +75,23 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: c, lim: l.lim}, nil
+	return &conn{Conn: c, lim: l.lim, pending: l.pending}, nil
+}
+
+// headBudget counts the bytes of head buffers, beyond pooledCap each,
+// that a listener's connections hold.
+type headBudget struct {
+	limit int64 // 0: no bound
+	used  atomic.Int64
+}
+
+// take reserves n bytes, unless that would pass the limit.
+func (b *headBudget) take(n int64) bool {
+	if b.used.Add(n) > b.limit && b.limit > 0 {
+		b.used.Add(-n)
+		return false
+	}
+	return true
 }
 
 type connState uint8
@@ -108,12 +135,17 @@ type conn struct {
 	// a socket's deadline re-arms a runtime timer.
 	armed   time.Time
 	reading bool // a read of the socket is under way
+
+	pending *headBudget
+	charged atomic.Int64 // bytes of pending taken for buf
+	closed  atomic.Bool  // Close has run
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// pooledCap is the capacity of a pooled buffer: a head that fits in it
+// takes nothing from Limits.MaxPendingHeadBytes.
+const pooledCap = 4096
 
-// maxPooled is the largest buffer put back in the pool.
-const maxPooled = 64 << 10
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, pooledCap); return &b }}
 
 // Read hands net/http checked bytes only.
 func (c *conn) Read(p []byte) (int, error) {
@@ -178,9 +210,46 @@ func (c *conn) readHead(p []byte) error {
 			}
 		}
 		n, err := c.readMore(p)
+		if errors.Is(err, errBusy) || n > 0 && !c.charge(false) {
+			c.refuse(refuse(http.StatusServiceUnavailable, "server busy: too many request heads arriving at once").describe(c.in))
+			return nil
+		}
 		if err != nil && (n == 0 || !c.head.complete(c.in, c.lim)) {
 			return err
 		}
+	}
+}
+
+// charge takes from the listener's budget what the held buffer has grown
+// by beyond pooledCap. It reports false when the budget has no room;
+// force takes it all the same (a few bytes of the next head, held while a
+// chunked body ends). It runs on the reading goroutine; Close may run on
+// another, and gives back whatever was taken before or after it.
+func (c *conn) charge(force bool) bool {
+	if c.pending == nil || c.buf == nil {
+		return true
+	}
+	delta := max(int64(cap(*c.buf))-pooledCap, 0) - c.charged.Load()
+	if delta <= 0 {
+		return true
+	}
+	if !c.pending.take(delta) {
+		if !force {
+			return false
+		}
+		c.pending.used.Add(delta)
+	}
+	c.charged.Add(delta)
+	if c.closed.Load() {
+		c.uncharge()
+	}
+	return true
+}
+
+// uncharge gives back what the connection's buffer took from the budget.
+func (c *conn) uncharge() {
+	if c.charged.Load() != 0 {
+		c.pending.used.Add(-c.charged.Swap(0))
 	}
 }
 
@@ -212,6 +281,7 @@ func (c *conn) refuse(ref *Refusal) {
 	c.state = stateRefused
 	c.refused.Store(true)
 	c.in = nil
+	c.uncharge() // the connection closes after the stand-in
 	c.out = ref.standIn()
 	c.endPhase()
 }
@@ -238,6 +308,8 @@ const (
 // closing a socket with unread input makes the kernel reset the
 // connection, and the client could lose the answer that says why.
 func (c *conn) Close() error {
+	c.closed.Store(true)
+	c.uncharge()
 	if c.refused.Load() {
 		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
@@ -288,6 +360,7 @@ func (c *conn) readChunked(p []byte) (int, error) {
 		c.release()
 	} else if k < n {
 		c.hold(p[k:n]) // the next request's first bytes
+		c.charge(true)
 	}
 	if done {
 		c.state = stateHead
@@ -299,13 +372,19 @@ func (c *conn) readChunked(p []byte) (int, error) {
 // minRead is the least room readMore reads into.
 const minRead = 512
 
+// errBusy is readMore's answer when the listener's head budget has no
+// room for the buffer to grow.
+var errBusy = errors.New("httpguard: too many request heads arriving at once")
+
 // readMore reads what the socket has onto the end of in and returns how
 // many bytes it read. A read into an empty in, with p of minRead bytes or
 // more (net/http's buffer), goes to p, so that no buffer is held while
 // the socket is quiet. Any other goes straight into the held buffer's
 // spare room: net/http's background read asks for one byte, and a head
-// read a byte at a time would cost a system call per byte. It is only
-// called when out is empty.
+// read a byte at a time would cost a system call per byte. A buffer
+// grown for the read is charged to the head budget before the read
+// blocks (errBusy when there is no room). It is only called when out is
+// empty.
 func (c *conn) readMore(p []byte) (int, error) {
 	if len(c.in) == 0 && len(p) >= minRead {
 		n, err := c.readSocket(p)
@@ -320,6 +399,10 @@ func (c *conn) readMore(p []byte) (int, error) {
 	buf := append((*c.buf)[:0], c.in...)
 	if cap(buf)-len(buf) < minRead {
 		buf = slices.Grow(buf, minRead)
+	}
+	c.in, *c.buf = buf, buf[:0]
+	if !c.charge(false) {
+		return 0, errBusy // before the read: a grown buffer must not wait uncounted
 	}
 	n, err := c.readSocket(buf[len(buf):cap(buf)])
 	c.in = buf[:len(buf)+n]
@@ -345,10 +428,13 @@ func (c *conn) release() {
 	if c.buf == nil || len(c.in) > 0 || len(c.out) > 0 {
 		return
 	}
-	if cap(*c.buf) <= maxPooled {
+	if cap(*c.buf) == pooledCap {
+		// A buffer that grew goes to the collector: pooled, it would
+		// hold its size for a small head, beyond the budget's count.
 		bufPool.Put(c.buf)
 	}
 	c.buf, c.in, c.out = nil, nil, nil
+	c.uncharge()
 }
 
 // complete reports whether in holds a whole head already, so a read error

@@ -315,3 +315,139 @@ func TestDeadlinesSetLazily(t *testing.T) {
 		t.Fatalf("the idle connection was closed after %s, want about 300ms", d)
 	}
 }
+
+// TestPendingHeadBudget: heads that arrive slowly hold their bytes; once
+// all of them together would pass MaxPendingHeadBytes, the next one is
+// refused with 503 and its connection closed, while the others still
+// complete. What a head held is given back when it completes or its
+// connection closes, so the budget does not leak.
+func TestPendingHeadBudget(t *testing.T) {
+	lim := wideLimits
+	lim.MaxPendingHeadBytes = 80 << 10
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewListener(raw, lim).(*listener)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ref, ok := Refused(r); ok {
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(ref.Status)
+			_, _ = io.WriteString(w, ref.Reason)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := raw.Addr().String()
+	used := func() int64 { return ln.pending.used.Load() }
+	waitUsed := func(what string, ok func(int64) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(used()); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d bytes of heads held", what, used())
+			}
+		}
+	}
+
+	partial := "GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 30<<10)
+	type client struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var slow []client
+	for i := 1; i <= 2; i++ {
+		before := used()
+		c, br := dial(t, addr)
+		if _, err := io.WriteString(c, partial); err != nil {
+			t.Fatal(err)
+		}
+		// A head holds at least its length beyond the pooled buffer once
+		// its buffer has grown for the last time.
+		waitUsed("a slow head", func(u int64) bool { return u >= before+int64(len(partial)-pooledCap) })
+		slow = append(slow, client{c, br})
+	}
+	if u := used(); u > lim.MaxPendingHeadBytes {
+		t.Fatalf("%d bytes held, over the budget of %d", u, lim.MaxPendingHeadBytes)
+	}
+	c, br := dial(t, addr)
+	if _, err := io.WriteString(c, partial); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := readResponse(t, br); resp.StatusCode != 503 || !resp.Close || !strings.Contains(body, "server busy") {
+		t.Fatalf("the head over the budget: %d close=%v %q, want 503 and close", resp.StatusCode, resp.Close, body)
+	}
+	expectClosed(t, c, br)
+
+	// With the budget nearly used up, requests that arrive at a normal
+	// pace still pass: they fit in a pooled buffer, which never holds
+	// more than that (the refused head's grown buffer is not pooled).
+	for i := 0; i < 20; i++ {
+		c, br := dial(t, addr)
+		if _, err := io.WriteString(c, "GET /quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := readResponse(t, br); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("a quick request while slow heads hold the budget: %d %q", resp.StatusCode, body)
+		}
+	}
+
+	for _, s := range slow {
+		if _, err := io.WriteString(s.c, "\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := readResponse(t, s.br); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("a slow head within the budget: %d %q", resp.StatusCode, body)
+		}
+	}
+	waitUsed("after the heads completed", func(u int64) bool { return u == 0 })
+
+	// Room again; and a connection that closes mid-head gives its share back.
+	c, _ = dial(t, addr)
+	if _, err := io.WriteString(c, partial); err != nil {
+		t.Fatal(err)
+	}
+	waitUsed("a new slow head", func(u int64) bool { return u > 0 })
+	c.Close()
+	waitUsed("after the client went away", func(u int64) bool { return u == 0 })
+}
+
+// watchedConn calls before ahead of every read of a scriptConn.
+type watchedConn struct {
+	scriptConn
+	before func()
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	c.before()
+	return c.scriptConn.Read(p)
+}
+
+// TestGrownBufferChargedBeforeRead: when a head outgrows the pooled
+// buffer, the growth is in the listener's budget before the guard waits
+// for the head's next bytes, so that heads which stop arriving never hold
+// memory the budget does not count.
+func TestGrownBufferChargedBeforeRead(t *testing.T) {
+	partial := "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 2*pooledCap)
+	budget := &headBudget{limit: 1 << 20}
+	var c *conn
+	var grown bool
+	wc := &watchedConn{scriptConn: scriptConn{data: []byte(partial), step: 1000}, before: func() {
+		if c.buf == nil {
+			return
+		}
+		growth := int64(cap(*c.buf) - pooledCap)
+		grown = grown || growth > 0
+		if used := budget.used.Load(); used < growth {
+			t.Fatalf("a read waits with a buffer %d bytes over the pooled size and %d bytes in the budget", growth, used)
+		}
+	}}
+	c = &conn{Conn: wc, lim: wideLimits, pending: budget}
+	if _, err := c.Read(make([]byte, 4096)); err != io.EOF {
+		t.Fatalf("read of a head cut short: %v", err)
+	}
+	if !grown {
+		t.Fatal("the buffer never grew: the test does not test anything")
+	}
+}

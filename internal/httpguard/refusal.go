@@ -11,7 +11,8 @@ import (
 
 // Refusal is a request the guard refuses: the status to answer and why.
 type Refusal struct {
-	// Status is the HTTP status of the answer (400, 414, 431, 505).
+	// Status is the HTTP status of the answer (400, 414, 431, 505, or 503
+	// when the listener holds too many heads still arriving).
 	Status int
 	// Reason says what was wrong; it holds nothing the client sent.
 	Reason string

@@ -106,3 +106,35 @@ func TestResolveStop(t *testing.T) {
 		})
 	}
 }
+
+func TestPackageExists(t *testing.T) {
+	up := &fakeUpstream{answers: map[string]struct {
+		status int
+		body   string
+	}{
+		"/api/packages/gcs/_ray_pkg_there.zip":   {200, ``},
+		"/api/packages/gcs/_ray_pkg_missing.zip": {404, `Package gcs://_ray_pkg_missing.zip does not exist`},
+		"/api/packages/s3/x.zip":                 {500, `NotImplementedError`},
+	}}
+	cl := Client{Upstream: up}
+	c := &route.Cluster{Key: "team-a/ray1"}
+	for _, tc := range []struct {
+		rest       string
+		exists, ok bool
+	}{
+		{"/api/packages/gcs/_ray_pkg_there.zip", true, true},
+		{"/api/packages/gcs/_ray_pkg_missing.zip", false, true},
+		{"/api/packages/s3/x.zip", false, false},
+		{"/api/packages/gcs/unreachable.zip", false, false},
+	} {
+		t.Run(tc.rest, func(t *testing.T) {
+			exists, err := cl.PackageExists(context.Background(), c, tc.rest)
+			if exists != tc.exists || (err == nil) != tc.ok {
+				t.Fatalf("PackageExists = %v, %v; want %v, error %v", exists, err, tc.exists, !tc.ok)
+			}
+		})
+	}
+	if want := "GET /api/packages/gcs/_ray_pkg_there.zip"; up.sent[0] != want {
+		t.Fatalf("sent %q, want %q", up.sent[0], want)
+	}
+}

@@ -71,6 +71,63 @@ var adversarialExpect = map[string]struct {
 	"merged-pod-security-context.yaml": {
 		notWant: []string{"PSS-runAsNonRoot", "PSS-runAsUser", "PSS-seccompProfile_restricted"},
 	},
+	"ephemeral-containers.yaml": {want: []want{
+		{"PSS-privileged", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.privileged"},
+		{"PSS-runAsUser", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.runAsUser"},
+		{"PSS-capabilities_restricted", "spec.headGroupSpec.template.spec.ephemeralContainers[0].securityContext.capabilities"},
+	}},
+	"user-namespace-root.yaml": {
+		notWant: []string{"PSS-", "RG-autoscaler-restricted"},
+	},
+	"operator-user-namespace-root.yaml": {
+		want: []want{{"RG-operator-non-root", "spec.template.spec.securityContext.runAsUser"}},
+	},
+	"apparmor-empty-annotation.yaml": {
+		notWant: []string{"PSS-appArmorProfile"},
+	},
+	"windows-workload.yaml": {
+		want:    []want{{"PSS-runAsNonRoot", "spec.template.spec.containers[0].securityContext.runAsNonRoot"}},
+		notWant: []string{"PSS-seccompProfile_restricted", "PSS-capabilities_restricted", "PSS-allowPrivilegeEscalation"},
+	},
+	"operator-rbac-empty-resource-name.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+	}},
+	"operator-rbac-subresource-wildcard.yaml": {want: []want{
+		{"RG-operator-rbac-exec", "rules[0]"},
+		{"RG-operator-rbac-wildcard", "rules[0]"},
+	}},
+	"operator-rbac-aggregated.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-rbac-secrets", "aggregationRule.clusterRoleSelectors[1]"},
+		{"RG-operator-rbac-exec", "aggregationRule.clusterRoleSelectors[1]"},
+	}},
+	"operator-rbac-builtin-role.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "roleRef.name"},
+	}},
+	"operator-mirrored.yaml": {want: []want{
+		{"RG-operator-non-root", "spec.template.spec.securityContext.runAsUser"},
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-watch-namespace", "spec.template.spec.containers[0].args[0]"},
+	}},
+	"autoscaler-account-takeover.yaml": {want: []want{
+		{"RG-service-account", "spec.headGroupSpec.template.spec.serviceAccountName"},
+	}},
+	"raycronjob.yaml": {want: []want{
+		{"PSS-privileged", "spec.jobTemplate.rayClusterSpec.headGroupSpec.template.spec.containers[0].securityContext.privileged"},
+		{"RG-head-service-exposed", "spec.jobTemplate.rayClusterSpec.headGroupSpec.serviceType"},
+		{"RG-auth-disabled", "spec.jobTemplate.rayClusterSpec.authOptions"},
+		{"RG-submitter-restricted", "spec.jobTemplate.submitterPodTemplate"},
+	}},
+	"serve-incremental-gateway.yaml": {want: []want{
+		{"RG-serve-service-exposed", "spec.upgradeStrategy.clusterUpgradeOptions.gatewayClassName"},
+	}},
+	"head-separate-service.yaml": {want: []want{
+		{"RG-head-route", "spec.ports[0]"},
+	}},
+	"operator-rbac-pod-maker.yaml": {want: []want{
+		{"RG-operator-rbac-secrets", "rules[0]"},
+		{"RG-operator-rbac-secrets", "rules[1]"},
+	}},
 	"non-specific-tag.yaml": {
 		want: []want{
 			{"PSS-allowPrivilegeEscalation", "spec.workerGroupSpecs[0].template.spec.containers[0].securityContext.allowPrivilegeEscalation"},

@@ -28,6 +28,7 @@ func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest
 	c.checkClusterSecrets(cs)
 	if manifest.AutoscalingEnabled(cs.Value) {
 		c.checkAutoscaler(cs, head)
+		c.checkAutoscalerAccount(cs)
 		if img := cs.Value.Lookup("autoscalerOptions.image"); img.IsString() {
 			if reason := unpinned(img.Str()); reason != "" {
 				c.add(RuleImageUnpinned, cs.Path.Join(path("autoscalerOptions.image")), fmt.Sprintf("autoscaler image %q %s; pin a version tag or a digest", img.Str(), reason))
@@ -60,10 +61,19 @@ func (c *checker) checkService(rule, name, what string, p manifest.Path, spec *m
 	}
 }
 
-// checkServeService looks at a RayService's serve Service.
+// checkServeService looks at a RayService's serve Service, and at the
+// Gateway KubeRay (1.6.0 and later) creates for the incremental upgrade
+// strategy, which routes to Ray Serve through the given Gateway class.
 func (c *checker) checkServeService() {
 	c.checkService(RuleServeServiceExposed, "the serve Service", "Ray Serve's unauthenticated endpoints (port 8000)",
 		path("spec.serveService.spec"), c.o.Value.Lookup("spec.serveService.spec"))
+	up := c.o.Value.Lookup("spec.upgradeStrategy")
+	if up.Get("type").Str() == "NewClusterWithIncrementalUpgrade" {
+		if gc := up.Lookup("clusterUpgradeOptions.gatewayClassName"); gc.Str() != "" {
+			c.add(RuleServeServiceExposed, path("spec.upgradeStrategy.clusterUpgradeOptions.gatewayClassName"), fmt.Sprintf(
+				"the incremental upgrade makes KubeRay create a Gateway of class %q with an HTTPRoute to Ray Serve's unauthenticated endpoints (port 8000): whoever reaches that Gateway reaches Serve; use a Gateway class that is internal to the cluster, behind authentication", gc.Str()))
+		}
+	}
 }
 
 // checkAuth requires Ray token authentication.
@@ -156,24 +166,28 @@ func (c *checker) checkAutoscaler(cs manifest.ClusterSpec, head *corev1.PodTempl
 		fmt.Sprintf("the autoscaler container KubeRay adds to the head pod would fail restricted (%s); set autoscalerOptions.securityContext to the restricted container securityContext", strings.Join(reasons, ", ")))
 }
 
-// checkSubmitter looks at the pods a RayJob's submission adds.
+// checkSubmitter looks at the pods a RayJob's submission adds (a
+// RayCronJob's RayJobs alike).
 func (c *checker) checkSubmitter(specs []manifest.ClusterSpec) {
+	jp := manifest.JobSpecPath(c.o.Kind)
 	switch manifest.SubmissionMode(c.o) {
 	case manifest.SubmissionModeK8sJob:
-		if !c.o.Value.Lookup("spec.submitterPodTemplate").IsNull() {
+		if !c.o.Value.At(jp.Key("submitterPodTemplate")).IsNull() {
 			return
 		}
-		if len(specs) == 0 {
+		if len(specs) == 0 || specs[0].Value.Lookup("headGroupSpec.template.spec.containers[0].image").Str() == "" {
 			// Without rayClusterSpec KubeRay builds the submitter from the
 			// selected cluster's head: still a pod without securityContext.
-			c.addSev(RuleSubmitterRestricted, SeverityWarning, path("spec.submitterPodTemplate"),
+			// (Without a head image, harden cannot write the default
+			// submitter either.)
+			c.addSev(RuleSubmitterRestricted, SeverityWarning, jp.Key("submitterPodTemplate"),
 				"no submitterPodTemplate: KubeRay's default submitter pod (built from the selected cluster's head image) has no securityContext and is rejected in a restricted namespace; add a submitterPodTemplate with a restricted securityContext")
 			return
 		}
-		c.add(RuleSubmitterRestricted, path("spec.submitterPodTemplate"),
+		c.add(RuleSubmitterRestricted, jp.Key("submitterPodTemplate"),
 			"no submitterPodTemplate: KubeRay's default submitter pod has no securityContext and is rejected in a restricted namespace; add one with a restricted securityContext (raygate harden adds KubeRay's default, hardened)")
 	case manifest.SubmissionModeSidecar:
-		c.add(RuleSidecarSubmitter, path("spec.submissionMode"),
+		c.add(RuleSidecarSubmitter, jp.Key("submissionMode"),
 			"SidecarMode adds a submitter container without a securityContext to the head pod, which a restricted namespace rejects; use K8sJobMode with a hardened submitterPodTemplate, or HTTPMode")
 	}
 }

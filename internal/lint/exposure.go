@@ -82,6 +82,22 @@ func (c *checker) route() {
 	}
 }
 
+// selectsRayPods reports whether a Service selector selects pods by the
+// labels KubeRay gives Ray pods: any ray.io/ label (ray.io/cluster,
+// ray.io/node-type, ray.io/identifier, ray.io/group, ...) or KubeRay's
+// app.kubernetes.io labels.
+func selectsRayPods(sel *manifest.Value) bool {
+	for _, k := range sel.Keys() {
+		v := sel.Get(k).Str()
+		if strings.HasPrefix(k, "ray.io/") ||
+			(k == "app.kubernetes.io/created-by" && v == "kuberay-operator") ||
+			(k == "app.kubernetes.io/name" && v == "kuberay") {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *checker) service() {
 	spec := c.o.Value.Get("spec")
 	typ := spec.Get("type").Str()
@@ -89,8 +105,7 @@ func (c *checker) service() {
 	if !exposedType(typ) && !external {
 		return
 	}
-	sel := spec.Get("selector")
-	if sel.Get("ray.io/node-type") == nil && sel.Get("ray.io/cluster") == nil {
+	if !selectsRayPods(spec.Get("selector")) {
 		return
 	}
 	how := "of type " + typ
@@ -103,8 +118,8 @@ func (c *checker) service() {
 			num = p.Get("port").Scalar()
 		}
 		if what, ok := rayHeadPorts[num]; ok {
-			c.add(RuleHeadRoute, path(fmt.Sprintf("spec.ports[%d]", i)),
-				fmt.Sprintf("Service %s publishes Ray %s (port %s) of Ray pods outside the cluster; use ClusterIP and reach it through raygate", how, what, num))
+			c.addSev(RuleHeadRoute, SeverityError, path(fmt.Sprintf("spec.ports[%d]", i)),
+				fmt.Sprintf("Service %s publishes the %s (port %s) of Ray pods outside the cluster, where whoever reaches it can run code; use ClusterIP and reach it through raygate", how, what, num))
 		}
 	}
 }

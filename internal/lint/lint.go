@@ -62,12 +62,14 @@ func Check(name string, f *manifest.File, opts Options) []Finding {
 // ConfigMaps, Namespaces and Ray objects of all the files.
 func CheckSet(in []Input, opts Options) []Finding {
 	var out []Finding
+	accounts := serviceAccounts(in, opts)
 	for _, f := range in {
 		tokens := tokenSecrets(f.File.Objects())
 		for _, o := range f.File.Resources() {
 			switch {
 			case o.IsRay():
-				out = append(out, check(f.Name, o, opts, tokens)...)
+				c := &checker{file: f.Name, o: o, tokens: tokens, accounts: accounts}
+				out = append(out, c.check(opts)...)
 			case o.IsWorkload():
 				if _, isOperator := manifest.FindOperator(o); opts.RayOnly && !isOperator {
 					continue
@@ -88,7 +90,8 @@ func Object(file string, o manifest.Object, opts Options) []Finding {
 	if o.IsWorkload() {
 		return checkWorkload(file, o)
 	}
-	return check(file, o, opts, nil)
+	c := &checker{file: file, o: o}
+	return c.check(opts)
 }
 
 // checkWorkload evaluates the pod template of a workload (a Pod, a
@@ -111,8 +114,9 @@ func checkWorkload(file string, o manifest.Object) []Finding {
 	return c.out
 }
 
-func check(file string, o manifest.Object, opts Options, tokens map[string]tokenOwner) []Finding {
-	c := &checker{file: file, o: o, tokens: tokens}
+// check applies every rule for KubeRay objects to c's object.
+func (c *checker) check(opts Options) []Finding {
+	o := c.o
 	c.tenantOf(opts)
 	specs := manifest.ClusterSpecs(o)
 	templates := manifest.Templates(o)
@@ -137,7 +141,7 @@ func check(file string, o manifest.Object, opts Options, tokens map[string]token
 		}
 		c.checkClusterSpec(cs, templates, decoded, ci, head)
 	}
-	if manifest.CanonicalKind(o.Kind) == manifest.KindRayJob {
+	if manifest.JobSpecPath(o.Kind) != nil {
 		c.checkSubmitter(specs)
 	}
 	if manifest.CanonicalKind(o.Kind) == manifest.KindRayService {
@@ -151,6 +155,9 @@ type checker struct {
 	o      manifest.Object
 	out    []Finding
 	tokens map[string]tokenOwner
+	// accounts are the ServiceAccounts of the files checked together, by
+	// name, with their namespaces ("" when unknown).
+	accounts map[string][]string
 	// tenants and ten are the tenants file and the object's tenant (nil
 	// when the tenant rules are off or the object has no tenant).
 	tenants *tenant.File
@@ -306,6 +313,9 @@ func writableTmp(ctr corev1.Container, spec *corev1.PodSpec) bool {
 // named instead of numbered where they have a name (containers, volumes,
 // env entries by name; worker groups by groupName), so that an old finding
 // excuses only the same field of the same container, wherever it moved.
+// A name that a list holds more than once is counted (the second
+// "ray-head" is [name="ray-head"#2]), so that a copy of an excused
+// container is not excused with it.
 func identity(root *manifest.Value, p manifest.Path) string {
 	var b strings.Builder
 	cur := root
@@ -315,15 +325,35 @@ func identity(root *manifest.Value, p manifest.Path) string {
 			cur = cur.Get(s.Key)
 			continue
 		}
+		list := cur
 		cur = cur.Index(s.Index)
+		key := ""
 		switch {
 		case cur.Get("name").IsString():
-			fmt.Fprintf(&b, "[name=%q]", cur.Get("name").Str())
+			key = "name"
 		case cur.Get("groupName").IsString():
-			fmt.Fprintf(&b, "[groupName=%q]", cur.Get("groupName").Str())
+			key = "groupName"
 		default:
 			fmt.Fprintf(&b, "[%d]", s.Index)
+			continue
 		}
+		name := cur.Get(key).Str()
+		fmt.Fprintf(&b, "[%s=%q", key, name)
+		if n := occurrence(list, s.Index, key, name); n > 1 {
+			fmt.Fprintf(&b, "#%d", n)
+		}
+		b.WriteString("]")
 	}
 	return b.String()
+}
+
+// occurrence counts the items of list up to index i whose key is name.
+func occurrence(list *manifest.Value, i int, key, name string) int {
+	n := 0
+	for j := 0; j <= i; j++ {
+		if it := list.Index(j); it.Get(key).IsString() && it.Get(key).Str() == name {
+			n++
+		}
+	}
+	return n
 }

@@ -145,7 +145,7 @@ func TestOperatorRules(t *testing.T) {
 		{
 			name: "attach in one namespace through a group is a warning",
 			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
-				"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: dbg, namespace: team-a}\nrules:\n- {apiGroups: [\"\"], resources: [pods/attach], verbs: [get]}\n",
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: dbg, namespace: team-a}\nrules:\n- {apiGroups: [\"\"], resources: [pods/attach], verbs: [create]}\n",
 				binding("RoleBinding", "dbg", "team-a", "Role", "dbg", "- {kind: Group, name: \"system:serviceaccounts:ray-system\"}\n"))},
 			want: []expect{{RuleOperatorRBACExec, "warning", "Role", "rules[0]", "in namespace team-a (pods/attach)"}},
 		},
@@ -173,6 +173,52 @@ func TestOperatorRules(t *testing.T) {
 				{RuleOperatorRBACExec, "warning", "RoleBinding", "roleRef.name", "the built-in ClusterRole edit lets the KubeRay operator's service account ray-system/kuberay-operator (through RoleBinding team-a/edit) run commands in pods in namespace team-a (pods/exec, pods/attach)"},
 				{RuleOperatorWatchNamespace, "warning", "ClusterRoleBinding", "roleRef", "grants it the built-in ClusterRole cluster-admin in every namespace"},
 			},
+		},
+		{
+			name: "RBAC matches verbs and resources exactly: upper case grants nothing, named Secrets are named",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				clusterRole("upper", "- {apiGroups: [\"\"], resources: [Secrets, pods/exec], verbs: [GET, LIST, CREATE]}\n- {apiGroups: [\"\"], resources: [secrets], resourceNames: [a, b], verbs: [get, list]}\n"),
+				binding("ClusterRoleBinding", "upper", "", "ClusterRole", "upper", operatorSA))},
+			none: []string{RuleOperatorRBACSecrets, RuleOperatorRBACExec, RuleOperatorRBACWildcard},
+		},
+		{
+			name: "creating pods or Jobs in every namespace reads every Secret; in one namespace it does not",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				clusterRole("makers", "- {apiGroups: [\"\"], resources: [pods], verbs: [create]}\n- {apiGroups: [\"*\"], resources: [jobs, deployments], verbs: [\"*\"]}\n"),
+				binding("ClusterRoleBinding", "makers", "", "ClusterRole", "makers", operatorSA),
+				binding("RoleBinding", "makers-team-a", "team-a", "ClusterRole", "makers", operatorSA))},
+			want: []expect{
+				{RuleOperatorRBACSecrets, "error", "ClusterRole", "rules[0]", "create pods in every namespace: a pod it makes can mount any Secret of its namespace"},
+				{RuleOperatorRBACSecrets, "error", "ClusterRole", "rules[1]", "create apps/deployments, batch/jobs in every namespace"},
+			},
+		},
+		{
+			name: "an empty resource name matches list and watch",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				clusterRole("empty", "- {apiGroups: [\"*\"], resources: [secrets], resourceNames: [webhook-cert, \"\"], verbs: [list]}\n"),
+				binding("ClusterRoleBinding", "empty", "", "ClusterRole", "empty", operatorSA))},
+			want: []expect{{RuleOperatorRBACSecrets, "error", "ClusterRole", "rules[0]", "list Secrets in every namespace"}},
+		},
+		{
+			name: "*/exec, nodes/proxy and */token",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				clusterRole("sub", "- {apiGroups: [\"\"], resources: [\"*/exec\", nodes/proxy], verbs: [create]}\n- {apiGroups: [\"\"], resources: [\"*/token\"], verbs: [create]}\n"),
+				binding("ClusterRoleBinding", "sub", "", "ClusterRole", "sub", operatorSA))},
+			want: []expect{
+				{RuleOperatorRBACExec, "error", "ClusterRole", "rules[0]", "(pods/exec, nodes/proxy)"},
+				{RuleOperatorRBACWildcard, "error", "ClusterRole", "rules[1]", "(create serviceaccounts/token)"},
+			},
+		},
+		{
+			name: "an aggregation selector that selects every ClusterRole collects cluster-admin",
+			files: []string{docs(operatorDeployment(goodImage, "[--watch-namespace=team-a]", "", ""),
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\naggregationRule:\n  clusterRoleSelectors:\n  - matchExpressions: [{key: example.com/none, operator: DoesNotExist}]\n",
+				binding("RoleBinding", "agg", "team-a", "ClusterRole", "agg", operatorSA))},
+			want: []expect{
+				{RuleOperatorRBACWildcard, "warning", "ClusterRole", "aggregationRule.clusterRoleSelectors[0]", "the built-in ClusterRole cluster-admin (aggregated into ClusterRole agg by clusterRoleSelectors[0])"},
+				{RuleOperatorRBACExec, "warning", "ClusterRole", "aggregationRule.clusterRoleSelectors[0]", "in namespace team-a"},
+			},
+			none: []string{RuleOperatorRBACSecrets},
 		},
 		{
 			name:  "a binding of another service account grants nothing to the operator",

@@ -17,6 +17,9 @@ func (x *install) watchNamespaces(f foundOperator) ([]string, bool, string) {
 			if fl.Value == "" {
 				return nil, true, "--watch-namespace is empty"
 			}
+			if ns == nil {
+				return nil, true, fmt.Sprintf("--watch-namespace=%s has an empty entry, which the operator's cache takes for every namespace", fl.Value)
+			}
 			return ns, true, "--watch-namespace"
 		}
 		return nil, true, "no --watch-namespace"

@@ -104,6 +104,73 @@ func (c *checker) checkReach(t manifest.Template, pt *corev1.PodTemplateSpec) {
 	}
 }
 
+// checkAutoscalerAccount reports a RayCluster whose head, with in-tree
+// autoscaling and no serviceAccountName, runs as an account that is not
+// KubeRay's to make: KubeRay names the head's account after the
+// RayCluster, uses an account of that name that already exists as it
+// finds it, and binds the autoscaler's Role (delete pods, change
+// RayClusters) to it. A RayCluster named default gives the head (and
+// every job) the namespace's default account, and gives every pod running
+// as default the autoscaler's rights; one named like a ServiceAccount in
+// the files takes over that account.
+func (c *checker) checkAutoscalerAccount(cs manifest.ClusterSpec) {
+	if manifest.CanonicalKind(c.o.Kind) != manifest.KindRayCluster || c.o.Name == "" {
+		return
+	}
+	if cs.Value.Lookup("headGroupSpec.template.spec.serviceAccountName").Str() != "" {
+		return
+	}
+	name := c.o.Name
+	why := ""
+	if name == "default" {
+		why = "the namespace's default account, which every pod that names none runs as"
+	} else {
+		for _, ns := range c.accounts[name] {
+			if sameNamespace(ns, c.namespace()) {
+				why = fmt.Sprintf("ServiceAccount %s in the same files, another workload's", name)
+				break
+			}
+		}
+	}
+	if why == "" {
+		return
+	}
+	c.add(RuleServiceAccount, cs.Path.Join(path("headGroupSpec.template.spec.serviceAccountName")), fmt.Sprintf(
+		"with in-tree autoscaling and no serviceAccountName, KubeRay runs the head as the account named after the RayCluster, %q: that is %s; KubeRay uses an existing account as it finds it and binds the autoscaler's Role (delete pods, change RayClusters) to it, so every Ray job gets its rights and its pods get the autoscaler's; rename the RayCluster or set serviceAccountName to an account made for it",
+		name, why))
+}
+
+// namespace is the object's effective namespace: its own, or the tenant
+// rules' (--namespace); "" when unknown.
+func (c *checker) namespace() string {
+	if c.o.Namespace != "" {
+		return c.o.Namespace
+	}
+	if c.ten != nil {
+		return c.ten.Namespace
+	}
+	return ""
+}
+
+// serviceAccounts lists the ServiceAccounts of the files by name, with
+// their effective namespaces.
+func serviceAccounts(in []Input, opts Options) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range in {
+		for _, o := range f.File.Resources() {
+			if o.Kind != "ServiceAccount" || o.APIVersion != "v1" {
+				continue
+			}
+			ns := o.Namespace
+			if ns == "" {
+				ns = opts.Namespace
+			}
+			out[o.Name] = append(out[o.Name], ns)
+		}
+	}
+	return out
+}
+
 // checkClusterSecrets reports the Secrets a RayClusterSpec makes KubeRay
 // put into the cluster's pods: the token Secret authOptions.secretName
 // names (its token lands in every Ray container's environment), the GCS

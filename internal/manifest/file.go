@@ -43,6 +43,9 @@ const (
 	KindRayCluster = "RayCluster"
 	KindRayJob     = "RayJob"
 	KindRayService = "RayService"
+	// KindRayCronJob (KubeRay 1.6.0 and later) runs a RayJob, its
+	// spec.jobTemplate, on a schedule.
+	KindRayCronJob = "RayCronJob"
 )
 
 // File is a manifest file as kubectl reads it.
@@ -120,7 +123,8 @@ func (o Object) Position(rel Path) Pos {
 	return pos
 }
 
-// IsRay reports whether the object is a RayCluster, RayJob or RayService.
+// IsRay reports whether the object is a RayCluster, RayJob, RayService or
+// RayCronJob.
 func (o Object) IsRay() bool { return IsRayKind(o.APIVersion, o.Kind) }
 
 // ParseError is a file raygate cannot read, or refuses to read, with the
@@ -382,10 +386,10 @@ func IsRayKind(apiVersion, kind string) bool {
 	return CanonicalKind(kind) != ""
 }
 
-// CanonicalKind returns RayCluster, RayJob or RayService for a kind spelled
-// in any case, "" for other kinds.
+// CanonicalKind returns RayCluster, RayJob, RayService or RayCronJob for a
+// kind spelled in any case, "" for other kinds.
 func CanonicalKind(kind string) string {
-	for _, k := range []string{KindRayCluster, KindRayJob, KindRayService} {
+	for _, k := range []string{KindRayCluster, KindRayJob, KindRayService, KindRayCronJob} {
 		if strings.EqualFold(kind, k) {
 			return k
 		}

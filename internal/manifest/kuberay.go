@@ -68,10 +68,10 @@ func NeedsServiceAccountToken(o Object, t Template) bool {
 	return false
 }
 
-// SubmissionMode returns a RayJob's spec.submissionMode, K8sJobMode when
-// unset.
+// SubmissionMode returns the submissionMode of a RayJob's spec (a
+// RayCronJob's spec.jobTemplate), K8sJobMode when unset.
 func SubmissionMode(o Object) string {
-	if m := o.Value.Lookup("spec.submissionMode").Str(); m != "" {
+	if m := o.Value.At(JobSpecPath(o.Kind).Key("submissionMode")).Str(); m != "" {
 		return m
 	}
 	return SubmissionModeK8sJob

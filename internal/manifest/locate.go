@@ -8,7 +8,8 @@ const (
 )
 
 // ClusterSpec is a RayClusterSpec inside an object: a RayCluster's spec, a
-// RayJob's spec.rayClusterSpec or a RayService's spec.rayClusterConfig.
+// RayJob's spec.rayClusterSpec, a RayService's spec.rayClusterConfig or a
+// RayCronJob's spec.jobTemplate.rayClusterSpec.
 type ClusterSpec struct {
 	// Path is the spec's field path relative to the object.
 	Path Path
@@ -77,6 +78,22 @@ var layouts = map[string]kindLayout{
 		templates:    []rolePath{{RoleSubmitter, ParsePath("spec.submitterPodTemplate")}},
 	},
 	KindRayService: {clusterSpecs: []Path{ParsePath("spec.rayClusterConfig")}},
+	KindRayCronJob: {
+		clusterSpecs: []Path{ParsePath("spec.jobTemplate.rayClusterSpec")},
+		templates:    []rolePath{{RoleSubmitter, ParsePath("spec.jobTemplate.submitterPodTemplate")}},
+	},
+}
+
+// JobSpecPath returns where a kind keeps its RayJobSpec: spec for a
+// RayJob, spec.jobTemplate for a RayCronJob; nil for other kinds.
+func JobSpecPath(kind string) Path {
+	switch CanonicalKind(kind) {
+	case KindRayJob:
+		return ParsePath("spec")
+	case KindRayCronJob:
+		return ParsePath("spec.jobTemplate")
+	}
+	return nil
 }
 
 // ClusterSpecPath returns the field path of the RayClusterSpec of a kind

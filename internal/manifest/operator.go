@@ -44,7 +44,7 @@ var operatorBoolFlags = map[string]bool{
 
 // operatorOnlyFlags are flags only KubeRay's operator has, which identify
 // it by its arguments when its image is mirrored under another name.
-var operatorOnlyFlags = []string{"use-kubernetes-proxy", "enable-batch-scheduler", "batch-scheduler", "forced-cluster-upgrade"}
+var operatorOnlyFlags = []string{"use-kubernetes-proxy", "enable-batch-scheduler", "batch-scheduler", "forced-cluster-upgrade", "reconcile-concurrency"}
 
 // Operator is the KubeRay operator's pod template found in a workload.
 type Operator struct {
@@ -80,7 +80,10 @@ type Flag struct {
 }
 
 // IsOperatorImage reports whether image is KubeRay's operator image
-// (kuberay/operator, under any registry or mirror path, any tag).
+// (kuberay/operator, under any registry or mirror path, any tag), or a
+// rebuild of it named for it (an image whose name, the last part of its
+// path, holds both "kuberay" and "operator": kuberay-operator,
+// odh-kuberay-operator-controller).
 func IsOperatorImage(image string) bool {
 	repo := image
 	if i := strings.Index(repo, "@"); i >= 0 {
@@ -90,7 +93,11 @@ func IsOperatorImage(image string) bool {
 		repo = repo[:i]
 	}
 	repo = strings.ToLower(repo)
-	return repo == OperatorImage || strings.HasSuffix(repo, "/"+OperatorImage)
+	if repo == OperatorImage || strings.HasSuffix(repo, "/"+OperatorImage) {
+		return true
+	}
+	name := repo[strings.LastIndex(repo, "/")+1:]
+	return strings.Contains(name, "kuberay") && strings.Contains(name, "operator")
 }
 
 // OperatorVersion returns the KubeRay version an operator image's tag
@@ -151,6 +158,13 @@ func FindOperator(o Object) (Operator, bool) {
 				}
 			}
 		}
+		// KubeRay's Helm chart and kustomize config name the container
+		// kuberay-operator, whatever the chart's name overrides say.
+		for _, c := range ctrs {
+			if c.Get("name").Str() == OperatorLabelValue && why == "" {
+				why = "container name " + OperatorLabelValue
+			}
+		}
 		if why == "" || len(ctrs) == 0 {
 			return Operator{}, false
 		}
@@ -199,12 +213,17 @@ func (op Operator) WatchNamespaces() ([]string, bool) {
 }
 
 // SplitNamespaces splits a comma-separated list of namespaces as the
-// operator does; an empty list means every namespace (nil).
+// operator does; an empty list means every namespace (nil), and so does a
+// list with an empty entry ("team-a," or ",team-a"): the operator then
+// gives its cache the empty namespace, which is every namespace.
 func SplitNamespaces(v string) []string {
-	if v == "" {
-		return nil
+	out := strings.Split(v, ",")
+	for _, ns := range out {
+		if ns == "" {
+			return nil
+		}
 	}
-	return strings.Split(v, ",")
+	return out
 }
 
 // argv returns the operator container's command line after the program

@@ -94,6 +94,10 @@ func TestOperatorImage(t *testing.T) {
 		{"quay.io/kuberay/apiserver:v1.5.1", false, "1.5.1"},
 		{"quay.io/notkuberay/operator:v1.5.1", false, "1.5.1"},
 		{"kuberay/operator-fork:v1", false, ""},
+		{"registry.example.com/platform/kuberay-operator:v1.5.1", true, "1.5.1"},
+		{"quay.io/opendatahub/odh-kuberay-operator-controller:v1.4.2", true, "1.4.2"},
+		{"registry.example.com/kuberay/apiserver:v1.5.1", false, "1.5.1"},
+		{"registry.example.com/operators/ray:v1", false, ""},
 	} {
 		if got := IsOperatorImage(tt.image); got != tt.operator {
 			t.Errorf("IsOperatorImage(%q) = %v", tt.image, got)
@@ -133,6 +137,10 @@ func TestFindOperator(t *testing.T) {
 			false, "", 0, nil, true},
 		{"by label", "    metadata: {labels: {app.kubernetes.io/component: kuberay-operator}}\n    spec: {containers: [{name: a, image: x:1}, {name: kuberay-operator, image: y:1, args: [--watch-namespace, 'a,b']}]}\n",
 			true, "label app.kubernetes.io/component: kuberay-operator", 1, []string{"a", "b"}, true},
+		{"by the container name KubeRay's charts give it", "    metadata: {labels: {app.kubernetes.io/name: ray-op}}\n    spec: {containers: [{name: proxy, image: envoy:1}, {name: kuberay-operator, image: 'mirror.example.com/ray/op:1.5.1', args: ['--watch-namespace=team-a,']}]}\n",
+			true, "container name kuberay-operator", 1, nil, true},
+		{"by --reconcile-concurrency", "    spec: {containers: [{name: manager, image: 'mirror.example.com/ray/op:1.5.1', args: [--reconcile-concurrency=1, '--watch-namespace=,team-a']}]}\n",
+			true, "flag --reconcile-concurrency", 0, nil, true},
 		{"a web server", "    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1}]}\n",
 			false, "", 0, nil, true},
 		{"last flag wins, single dash", "    spec: {containers: [{image: kuberay/operator, args: [-watch-namespace=a, --watch-namespace=b]}]}\n",

@@ -8,12 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/raygate/raygate/internal/authn"
 )
@@ -120,10 +120,20 @@ func (c *Client) Refresh(ctx context.Context, p *Provider, refreshToken string) 
 	return t, nil
 }
 
-// token posts a grant to the token endpoint, authenticating the client
-// with HTTP Basic (client_secret_basic) unless the issuer supports only
-// client_secret_post.
+// token posts a grant to the token endpoint and reads the answer.
 func (c *Client) token(ctx context.Context, p *Provider, form url.Values) (*Token, error) {
+	status, body, err := c.post(ctx, p, p.TokenEndpoint, form)
+	if err != nil {
+		return nil, fmt.Errorf("oidcclient: token request: %w", err)
+	}
+	return ParseTokenResponse(status, body, time.Now())
+}
+
+// newPost builds a POST of form to one of the provider's endpoints,
+// authenticating the client as at the token endpoint: with HTTP Basic
+// (client_secret_basic) unless the issuer supports only
+// client_secret_post; a public client sends its client_id alone.
+func (c *Client) newPost(ctx context.Context, p *Provider, endpoint string, form url.Values) (*http.Request, error) {
 	post := c.Secret != "" && len(p.TokenEndpointAuthMethodsSupported) > 0 &&
 		!slices.Contains(p.TokenEndpointAuthMethodsSupported, "client_secret_basic") &&
 		slices.Contains(p.TokenEndpointAuthMethodsSupported, "client_secret_post")
@@ -133,27 +143,22 @@ func (c *Client) token(ctx context.Context, p *Provider, form url.Values) (*Toke
 	if post {
 		form.Set("client_secret", c.Secret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("oidcclient: token request: %w", err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if c.Secret != "" && !post {
 		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("oidcclient: token request: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
-	if err != nil {
-		return nil, fmt.Errorf("oidcclient: token response: %w", err)
-	}
-	if len(body) > maxDocument {
-		return nil, errors.New("oidcclient: token response too large")
-	}
+	return req, nil
+}
+
+// ParseTokenResponse reads a token endpoint's answer: status and body
+// (RFC 6749 §5.1 and §5.2), received at now. Anything but 200 is a
+// *TokenError, with code "unexpected_response" when the body names none.
+func ParseTokenResponse(status int, body []byte, now time.Time) (*Token, error) {
 	var out struct {
 		IDToken      string      `json:"id_token"`
 		AccessToken  string      `json:"access_token"`
@@ -163,21 +168,43 @@ func (c *Client) token(ctx context.Context, p *Provider, form url.Values) (*Toke
 		Description  string      `json:"error_description"`
 	}
 	jerr := json.Unmarshal(body, &out)
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		code := out.Error
-		if jerr != nil || code == "" {
+		if jerr != nil || code == "" || !printable(code) {
 			code = "unexpected_response"
 		}
-		return nil, &TokenError{Status: resp.StatusCode, Code: code, Description: out.Description}
+		desc := out.Description
+		if jerr != nil || !printable(desc) {
+			desc = ""
+		}
+		return nil, &TokenError{Status: status, Code: code, Description: desc}
 	}
 	if jerr != nil {
 		return nil, fmt.Errorf("oidcclient: token response is not JSON: %w", jerr)
 	}
 	t := &Token{IDToken: out.IDToken, AccessToken: out.AccessToken, RefreshToken: out.RefreshToken}
-	if n, err := out.ExpiresIn.Int64(); err == nil && n > 0 {
-		t.Expiry = time.Now().Add(time.Duration(n) * time.Second)
+	if n, err := out.ExpiresIn.Int64(); err == nil && n > 0 && n < maxExpiresIn {
+		t.Expiry = now.Add(time.Duration(n) * time.Second)
 	}
 	return t, nil
+}
+
+// maxExpiresIn bounds a lifetime in seconds read from a provider (ten
+// years), so that adding it to a time cannot overflow.
+const maxExpiresIn = 10 * 365 * 24 * 3600
+
+// printable reports whether s is short and free of control characters,
+// so that it is safe to show in a terminal or a log.
+func printable(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 // VerifyIDToken checks an ID token the token endpoint returned to this

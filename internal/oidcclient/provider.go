@@ -1,6 +1,7 @@
 // Package oidcclient is raygate's OpenID Connect relying party: discovery
 // of an issuer's endpoints, the authorization code flow with PKCE (S256),
-// code exchange, refresh, and the end-session URL. ID tokens are verified
+// code exchange, refresh, the end-session URL, the device authorization
+// grant (RFC 8628) and token revocation (RFC 7009). ID tokens are verified
 // by the same verifier bearer tokens go through (authn.OIDC), behind the
 // IDTokenVerifier interface. Browser sign-in uses it; so can any other
 // sign-in (a terminal's loopback or device flow).
@@ -28,6 +29,7 @@ type Provider struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
@@ -65,6 +67,7 @@ func (p *Provider) check(issuer string) error {
 	for name, raw := range map[string]string{
 		"authorization_endpoint": p.AuthorizationEndpoint, "token_endpoint": p.TokenEndpoint,
 		"end_session_endpoint": p.EndSessionEndpoint, "device_authorization_endpoint": p.DeviceAuthorizationEndpoint,
+		"revocation_endpoint": p.RevocationEndpoint,
 	} {
 		if raw != "" && !endpointOK(raw) {
 			return fmt.Errorf("%s %q is not an https URL", name, raw)

@@ -166,7 +166,11 @@ func isSensitiveCookie(name string) bool {
 }
 
 // filterCookies joins Cookie header values without the sensitive cookies,
-// keeping every other pair byte for byte.
+// keeping every other pair byte for byte. Only pairs of RFC 6265's form
+// (a token, "=", cookie octets, optionally quoted) are kept: Ray's cookie
+// parser also ends a pair at a comma or a space and reads a quoted value
+// across semicolons, so a malformed pair could hide a sensitive cookie
+// from this reading and show it to Ray's.
 func filterCookies(values []string) string {
 	var kept []string
 	for _, v := range values {
@@ -175,14 +179,44 @@ func filterCookies(values []string) string {
 			if pair == "" {
 				continue
 			}
-			name, _, _ := strings.Cut(pair, "=")
-			if isSensitiveCookie(strings.TrimSpace(name)) {
+			name, value, ok := strings.Cut(pair, "=")
+			if !ok || isSensitiveCookie(strings.TrimSpace(name)) || !isCookieName(name) || !isCookieValue(value) {
 				continue
 			}
 			kept = append(kept, pair)
 		}
 	}
 	return strings.Join(kept, "; ")
+}
+
+// isCookieName reports whether s is an RFC 6265 cookie-name (a token).
+func isCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isCookieValue reports whether s is an RFC 6265 cookie-value: cookie
+// octets (no space, comma, semicolon, backslash or quote), optionally
+// between two quotes.
+func isCookieValue(s string) bool {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // StripSetCookies removes from a Ray response every Set-Cookie that would

@@ -61,7 +61,12 @@ func TestStripClientHeaders(t *testing.T) {
 	h["X-Forwarded-Email"] = []string{"root@example.com"}
 	h["Content-Type"] = []string{"application/json"}
 	h["Cookie"] = []string{"ray-authentication-token=leak; theme=dark", "_raygate_session=abc; lang=en", "RAY-AUTHENTICATION-TOKEN=x",
-		"__Host-raygate-session=sealed; __Host-raygate-session-1=more", "raygate-session=plain; raygate-login-abc=state", "__HOST-RAYGATE-LOGIN-x=y"}
+		"__Host-raygate-session=sealed; __Host-raygate-session-1=more", "raygate-session=plain; raygate-login-abc=state", "__HOST-RAYGATE-LOGIN-x=y",
+		// Ray's cookie parser (aiohttp) also ends a pair at a comma or a
+		// space, and reads quoted values across semicolons: these pairs
+		// hide a Ray token or a session from a reader that splits on
+		// semicolons only.
+		"x=1, ray-authentication-token=leak", "y=2 __Host-raygate-session=sealed", `z="a; ray-authentication-token=leak"`, `ok="quoted"`}
 	StripClientHeaders(h)
 	// Named one by one: IsIdentityHeader is what is under test, so it
 	// cannot be the judge.
@@ -76,8 +81,8 @@ func TestStripClientHeaders(t *testing.T) {
 	if got := h.Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q", got)
 	}
-	if got := h.Values("Cookie"); len(got) != 1 || got[0] != "theme=dark; lang=en" {
-		t.Errorf("Cookie = %q, want theme=dark; lang=en", got)
+	if got := h.Values("Cookie"); len(got) != 1 || got[0] != `theme=dark; lang=en; ok="quoted"` {
+		t.Errorf(`Cookie = %q, want theme=dark; lang=en; ok="quoted"`, got)
 	}
 
 	only := http.Header{"Cookie": {"ray-authentication-token=leak"}}
@@ -110,6 +115,8 @@ func FuzzStripClientHeaders(f *testing.F) {
 	f.Add("X_Forwarded_User", "admin", "ray-authentication-token=x; a=b")
 	f.Add("authorization", "Bearer x", " _raygate_s=1;;c=d ")
 	f.Add("X-RAY-AUTHORIZATION", "Bearer y", "RAY-authentication-token=z")
+	f.Add("Accept", "*/*", "x=1, ray-authentication-token=z")
+	f.Add("Accept", "*/*", `x="a; ray-authentication-token=z"`)
 	f.Fuzz(func(t *testing.T, name, value, cookie string) {
 		h := http.Header{}
 		h[name] = []string{value}
@@ -126,10 +133,13 @@ func FuzzStripClientHeaders(f *testing.F) {
 				t.Fatalf("header %q survived", k)
 			}
 		}
+		// An independent, lenient reading of what is left: a cookie
+		// parser may end a pair at a semicolon, a comma, a space or a
+		// quote, and no pair it finds may be a sensitive cookie.
 		for _, c := range h.Values("Cookie") {
-			for _, pair := range strings.Split(c, ";") {
-				n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
-				if isSensitiveCookie(strings.TrimSpace(n)) {
+			for _, pair := range strings.FieldsFunc(c, func(r rune) bool { return strings.ContainsRune("; ,\t\"", r) }) {
+				n, _, _ := strings.Cut(pair, "=")
+				if isSensitiveCookie(n) {
 					t.Fatalf("cookie %q survived in %q", n, c)
 				}
 			}

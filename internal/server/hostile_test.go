@@ -293,3 +293,46 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("behind a trusted proxy remote_addr = %v, want 198.51.100.23", got)
 	}
 }
+
+// TestSlowHeadsOverTheBudget: heads sent slowly, just under the header
+// limit, hold memory until they complete; once they hold
+// server.maxPendingHeadBytes together, the next one is answered 503
+// (unavailable), audited, and its connection closed.
+func TestSlowHeadsOverTheBudget(t *testing.T) {
+	up := newUpstream(t)
+	g := runGateway(t, up, "server: {maxPendingHeadBytes: 81920}\n")
+	partial := "GET /clusters/team-a/ray1/api/version HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Pad: " + strings.Repeat("a", 30<<10)
+	// Each attempt leaves its head pending; once the gateway has read
+	// enough of them, the next is refused at once.
+	for attempt := 0; attempt < 8; attempt++ {
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, partial); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			continue // held: the budget has room still
+		}
+		body, _ := io.ReadAll(resp.Body)
+		var eb struct{ Error, Message string }
+		if resp.StatusCode != 503 || !resp.Close || json.Unmarshal(body, &eb) != nil || eb.Error != "unavailable" {
+			t.Fatalf("%d close=%v %s, want 503 unavailable and close", resp.StatusCode, resp.Close, body)
+		}
+		if attempt < 2 {
+			t.Fatalf("refused after %d pending heads; the budget holds two", attempt)
+		}
+		if ev := g.auditOf(t, resp); ev["reason"] != "server busy: too many request heads arriving at once" || ev["decision"] != "deny" {
+			t.Fatalf("audit %v", ev)
+		}
+		if n := len(up.seen()); n != 0 {
+			t.Fatalf("%d requests reached the cluster", n)
+		}
+		return
+	}
+	t.Fatal("no head was refused: the budget is not applied")
+}

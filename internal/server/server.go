@@ -90,6 +90,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	public = httpguard.NewListener(public, httpguard.Limits{
 		MaxRequestTarget: sc.MaxRequestTargetBytes, MaxHeaderBytes: sc.MaxHeaderBytes,
 		HeaderTimeout: sc.ReadHeaderTimeout.D(), BodyTimeout: sc.BodyTimeout.D(),
+		MaxPendingHeadBytes: sc.MaxPendingHeadBytes,
 	})
 	metricsLn, err := listen(cfg.MetricsListen, false, nil)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/raygate/raygate/internal/authn"
@@ -35,8 +37,7 @@ func (b *Browser) Authenticate(w http.ResponseWriter, r *http.Request) (*identit
 		return nil, sessionFailure(authn.ReasonSessionInvalid, "your session cookie is not valid; sign in again", err)
 	}
 	if needsSameOrigin(r) && !b.SameOrigin(r) {
-		return nil, &authn.Failure{Reason: authn.ReasonCrossSite, Status: http.StatusForbidden,
-			Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); no role allows that, so it was refused"}
+		return nil, crossSite(r)
 	}
 	is := b.byIssuer[s.Issuer]
 	if is == nil {
@@ -125,6 +126,69 @@ func (b *Browser) SameOrigin(r *http.Request) bool {
 		return len(o) == 1 && o[0] == b.origin
 	}
 	return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+}
+
+// Intended returns nil when the person signed in meant to send r, which
+// asks for more than reading with the session cookie: it comes from
+// raygate's own pages (SameOrigin), or it is a GET or HEAD the person
+// started themselves (Sec-Fetch-Site "none": typed into the address bar,
+// a bookmark). Otherwise another site made the browser send it (SameSite
+// Lax cookies go with any top-level navigation, and Ray acts on some
+// GETs), and the answer is a 403 Failure. Unsafe methods and upgrades are
+// refused by Authenticate already.
+func (b *Browser) Intended(r *http.Request) *authn.Failure {
+	if b.SameOrigin(r) {
+		return nil
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Sec-Fetch-Site") == "none" {
+		if _, ok := r.Header["Origin"]; !ok {
+			return nil
+		}
+	}
+	return crossSite(r)
+}
+
+// IntendedByProgramOrPage is Intended for a credential that programs send
+// as well as browsers, and that a browser sends by itself (IAP's cookie,
+// for which IAP adds its signed header to every request it lets
+// through). A request with neither Origin nor Sec-Fetch-Site (which
+// every current browser sends) comes from a program, and passes. A
+// browser's passes when it comes from raygate's own origin (that of
+// externalURL; with none configured, an Origin naming the request's own
+// host), or is a GET or HEAD the person started (Sec-Fetch-Site "none").
+func IntendedByProgramOrPage(r *http.Request, externalURL string) *authn.Failure {
+	origins, hasOrigin := r.Header["Origin"]
+	site := r.Header.Get("Sec-Fetch-Site")
+	switch {
+	case hasOrigin:
+		if len(origins) == 1 && sameOriginAs(origins[0], externalURL, r.Host) {
+			return nil
+		}
+	case site == "", site == "same-origin":
+		return nil
+	case site == "none" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		return nil
+	}
+	return crossSite(r)
+}
+
+// sameOriginAs reports whether the Origin header value o names
+// externalURL's origin or, with no externalURL, the host the request was
+// sent to.
+func sameOriginAs(o, externalURL, host string) bool {
+	if externalURL != "" {
+		u, err := url.Parse(externalURL)
+		return err == nil && o == origin(u)
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host) && (u.Scheme == "https" || u.Scheme == "http")
+}
+
+// crossSite is the refusal of a request that another site made the
+// browser send with raygate's session cookie.
+func crossSite(r *http.Request) *authn.Failure {
+	return &authn.Failure{Reason: authn.ReasonCrossSite, Status: http.StatusForbidden,
+		Msg: "this request changes state with raygate's session cookie but does not come from raygate's own pages (Origin " + originOf(r) + "); no role allows that, so it was refused"}
 }
 
 func originOf(r *http.Request) string {

@@ -129,7 +129,7 @@ func New(o Options) (*Browser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("signin: issuer %s: %w", oc.Issuer, err)
 		}
-		is := &issuer{cfg: oc, name: displayName(oc)}
+		is := &issuer{cfg: oc, name: oc.Name()}
 		if prev := o.Prev.find(oc.Issuer); prev != nil && prev.cfg.CAFile == oc.CAFile {
 			is.discovery = prev.discovery
 		} else {
@@ -193,16 +193,6 @@ func origin(u *url.URL) string {
 		return scheme + "://" + host + ":" + port
 	}
 	return scheme + "://" + host
-}
-
-func displayName(o config.OIDC) string {
-	if o.DisplayName != "" {
-		return o.DisplayName
-	}
-	if u, err := url.Parse(o.Issuer); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return o.Issuer
 }
 
 // SignInURL is the address that signs a browser in and brings it back to

@@ -314,7 +314,7 @@ func TestCallbackRefusals(t *testing.T) {
 		{"a tampered sign-in cookie", func(r *rig, br *browser, cb string) string {
 			for k, v := range br.cookies {
 				if strings.HasPrefix(k, "raygate-login-") {
-					br.cookies[k] = v[:20] + strings.ToUpper(v[20:21]) + strings.ToLower(v[20:21]) + v[22:]
+					br.cookies[k] = tamper(v, 20)
 				}
 			}
 			return cb
@@ -474,4 +474,14 @@ func TestLoopbackHostMismatch(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != r.srv.URL+PathSignIn+"?rd=/a" {
 		t.Fatalf("%s to %s", resp.Status, resp.Header.Get("Location"))
 	}
+}
+
+// tamper returns v with the base64url character at i replaced by a
+// different one, so the sealed value always changes.
+func tamper(v string, i int) string {
+	c := byte('A')
+	if v[i] == 'A' {
+		c = 'B'
+	}
+	return v[:i] + string(c) + v[i+1:]
 }

@@ -116,7 +116,9 @@ type Tenant struct {
 }
 
 // Quota is a namespace's ResourceQuota. Empty fields are not limited,
-// except load balancers and node ports, which are 0 unless set.
+// except load balancers, node ports and Ingresses, which are 0 unless
+// set. Counts (pods, rayClusters, persistentVolumeClaims, loadBalancers,
+// nodePorts, ingresses) must be whole numbers, as the API server requires.
 type Quota struct {
 	// CPU caps requests.cpu and limits.cpu (e.g. "64").
 	CPU string `yaml:"cpu"`
@@ -143,6 +145,11 @@ type Quota struct {
 	LoadBalancers string `yaml:"loadBalancers"`
 	// NodePorts caps services.nodeports. Default "0", for the same reason.
 	NodePorts string `yaml:"nodePorts"`
+	// Ingresses caps count/ingresses.networking.k8s.io. Default "0": an
+	// Ingress (KubeRay creates one for enableIngress: true) publishes a
+	// Ray head through the ingress controller, whose traffic many network
+	// plugins let past NetworkPolicies when it runs on the node's network.
+	Ingresses string `yaml:"ingresses"`
 }
 
 // Defaults are container resource defaults. Default cpu 1 / memory 2Gi
@@ -239,6 +246,7 @@ func (f *File) applyDefaults() {
 		q := &t.Quota
 		q.LoadBalancers = or(q.LoadBalancers, "0")
 		q.NodePorts = or(q.NodePorts, "0")
+		q.Ingresses = or(q.Ingresses, "0")
 		d := &t.Defaults
 		d.CPU = or(d.CPU, "1")
 		d.Memory = or(d.Memory, "2Gi")

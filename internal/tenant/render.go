@@ -118,6 +118,7 @@ func quota(f *File, t Tenant) *corev1.ResourceQuota {
 	add(corev1.ResourceRequestsStorage, q.Storage)
 	add(corev1.ResourceServicesLoadBalancers, q.LoadBalancers)
 	add(corev1.ResourceServicesNodePorts, q.NodePorts)
+	add("count/ingresses.networking.k8s.io", q.Ingresses)
 	return &corev1.ResourceQuota{
 		TypeMeta:   typeMeta("v1", "ResourceQuota"),
 		ObjectMeta: meta("tenant-quota", t.Namespace, t.Name),

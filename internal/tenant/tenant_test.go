@@ -158,6 +158,21 @@ func TestParseErrors(t *testing.T) {
 		{"API server everywhere", "raygate: {namespace: r}\napiServer: {cidrs: [0.0.0.0/0]}\ntenants: [{name: a, autoscaling: true}]\n", "apiServer.cidrs[0]: \"0.0.0.0/0\" is every address"},
 		{"API server everywhere, IPv6", "raygate: {namespace: r}\napiServer: {cidrs: [\"::/0\"]}\ntenants: [{name: a}]\n", "is every address"},
 		{"API server with host bits", "raygate: {namespace: r}\napiServer: {cidrs: [10.0.0.10/8]}\ntenants: [{name: a}]\n", "write 10.0.0.10/32 for the address or 10.0.0.0/8"},
+		{"API server range with every IPv4 address in mapped form", "raygate: {namespace: r}\napiServer: {cidrs: [\"::ffff:0:0/96\"]}\ntenants: [{name: a, autoscaling: true}]\n", "IPv4-mapped"},
+		{"API server at an IPv4-mapped address", "raygate: {namespace: r}\napiServer: {cidrs: [\"::ffff:10.0.0.1\"]}\ntenants: [{name: a, autoscaling: true}]\n", "write it as 10.0.0.1"},
+		{"API server at the cloud metadata address", "raygate: {namespace: r}\napiServer: {cidrs: [169.254.169.254/32], ports: [80]}\ntenants: [{name: a, autoscaling: true}]\n", "link-local"},
+		{"API server on loopback", "raygate: {namespace: r}\napiServer: {cidrs: [127.0.0.1]}\ntenants: [{name: a, autoscaling: true}]\n", "loopback"},
+		{"API server on a multicast address", "raygate: {namespace: r}\napiServer: {cidrs: [\"ff02::1\"]}\ntenants: [{name: a, autoscaling: true}]\n", "multicast"},
+		{"API server half the internet", "raygate: {namespace: r}\napiServer: {cidrs: [0.0.0.0/1, 128.0.0.0/1]}\ntenants: [{name: a, autoscaling: true}]\n", "apiServer.cidrs[1]: 128.0.0.0/1 is wider than /16"},
+		{"API server IPv6 range wider than a subnet", "raygate: {namespace: r}\napiServer: {cidrs: [\"2001:db8::/32\"]}\ntenants: [{name: a, autoscaling: true}]\n", "wider than /64"},
+		{"fractional pods", "raygate: {namespace: r}\ntenants: [{name: a, quota: {pods: \"1.5\"}}]\n", "tenants[0].quota.pods: \"1.5\" must be a whole number"},
+		{"fractional load balancers", "raygate: {namespace: r}\ntenants: [{name: a, quota: {loadBalancers: 500m}}]\n", "tenants[0].quota.loadBalancers: \"500m\" must be a whole number"},
+		{"fractional Ray clusters", "raygate: {namespace: r}\ntenants: [{name: a, quota: {rayClusters: \"0.5\"}}]\n", "tenants[0].quota.rayClusters"},
+		{"default request above the default limit", "raygate: {namespace: r}\ntenants: [{name: a, defaults: {cpu: \"2\", requestCPU: \"4\"}}]\n", "tenants[0].defaults.requestCPU: 4 is more than the default limit cpu 2"},
+		{"default limit of zero", "raygate: {namespace: r}\ntenants: [{name: a, defaults: {memory: \"0\"}}]\n", "tenants[0].defaults.requestMemory: 1Gi is more than the default limit memory 0"},
+		{"raygate in default", "raygate: {namespace: default}\ntenants: [{name: a}]\n", "raygate.namespace: \"default\""},
+		{"KubeRay in default", "raygate: {namespace: r}\nkuberay: {namespace: default}\ntenants: [{name: a}]\n", "kuberay.namespace: \"default\""},
+		{"tenant in an OpenShift namespace", "raygate: {namespace: r}\ntenants: [{name: a, namespace: openshift-config}]\n", "an OpenShift system namespace"},
 		{"system group", "raygate: {namespace: r}\ntenants: [{name: a, groups: {admin: [system:authenticated]}}]\n", "tenants[0].groups.admin[0]: \"system:authenticated\" is a Kubernetes system group"},
 		{"old Pod Security version", "raygate: {namespace: r}\npodSecurityVersion: v1.22\ntenants: [{name: a}]\n", "older than v1.37"},
 		{"bad GPU resource", "raygate: {namespace: r}\ngpuResources: [gpu]\ntenants: [{name: a}]\n", "gpuResources[0]"},
@@ -189,7 +204,8 @@ func TestParseWarnings(t *testing.T) {
 }
 
 // TestQuotaDefaults: every tenant gets a quota that forbids load
-// balancers and node ports, and the configured GPU resource names.
+// balancers, node ports and Ingresses, and the configured GPU resource
+// names.
 func TestQuotaDefaults(t *testing.T) {
 	f, err := Parse([]byte("raygate: {namespace: r}\ngpuResources: [nvidia.com/gpu, amd.com/gpu]\ntenants:\n- {name: a, quota: {gpu: \"2\", ephemeralStorage: 100Gi, persistentVolumeClaims: \"5\", storage: 1Ti}}\n- {name: b}\n"))
 	if err != nil {
@@ -197,8 +213,9 @@ func TestQuotaDefaults(t *testing.T) {
 	}
 	for i, want := range []map[string]string{
 		{"services.loadbalancers": "0", "services.nodeports": "0", "requests.nvidia.com/gpu": "2", "requests.amd.com/gpu": "2",
-			"requests.ephemeral-storage": "100Gi", "limits.ephemeral-storage": "100Gi", "persistentvolumeclaims": "5", "requests.storage": "1Ti"},
-		{"services.loadbalancers": "0", "services.nodeports": "0"},
+			"requests.ephemeral-storage": "100Gi", "limits.ephemeral-storage": "100Gi", "persistentvolumeclaims": "5", "requests.storage": "1Ti",
+			"count/ingresses.networking.k8s.io": "0"},
+		{"services.loadbalancers": "0", "services.nodeports": "0", "count/ingresses.networking.k8s.io": "0"},
 	} {
 		var q *corev1.ResourceQuota
 		var lr *corev1.LimitRange

@@ -17,11 +17,38 @@ import (
 
 // MaxAPIServerPrefix is the widest apiServer.cidrs range accepted without a
 // warning (per address family): the autoscaler's egress should reach the
-// API server's endpoints, not a network.
+// API server's endpoints, not a network. WidestAPIServerPrefix is the
+// widest accepted at all.
 const (
-	MaxAPIServerPrefix4 = 24
-	MaxAPIServerPrefix6 = 120
+	MaxAPIServerPrefix4    = 24
+	MaxAPIServerPrefix6    = 120
+	WidestAPIServerPrefix4 = 16
+	WidestAPIServerPrefix6 = 64
 )
+
+// specialRanges are address ranges an API server endpoint is never in,
+// and that autoscaling heads must not reach: the cloud metadata service
+// (link-local 169.254.169.254, which hands out the node's credentials),
+// loopback, multicast, "this network", reserved and broadcast addresses,
+// and IPv4 written as IPv6 (mapped or NAT64), which the API server
+// refuses in a NetworkPolicy or which reaches IPv4 addresses past the
+// checks here.
+var specialRanges = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network" (0.0.0.0/8)`},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local (the cloud metadata service, 169.254.169.254, hands out the node's credentials there)"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved or broadcast"},
+	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::ffff:0:0/96"), "IPv4-mapped IPv6, which the API server refuses in a NetworkPolicy"},
+	{netip.MustParsePrefix("64:ff9b::/96"), "IPv4 through NAT64"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
 
 type problems []string
 
@@ -38,6 +65,8 @@ func (f *File) SystemNamespace(ns string) string {
 	switch {
 	case strings.HasPrefix(ns, "kube-") || ns == "default":
 		return "a Kubernetes system namespace"
+	case ns == "openshift" || strings.HasPrefix(ns, "openshift-"):
+		return "an OpenShift system namespace"
 	case ns == f.Raygate.Namespace:
 		return "raygate's namespace"
 	case f.KubeRay != nil && ns == f.KubeRay.Namespace:
@@ -55,10 +84,19 @@ func (f *File) validate() error {
 			p.add(field, "%q is not a valid namespace name", ns)
 		}
 	}
-	checkNS("raygate.namespace", f.Raygate.Namespace)
+	// The policies let every pod of raygate's and the operator's
+	// namespace with their labels reach the Ray heads: anyone who may
+	// create pods in default could pose as either.
+	trusted := func(field, ns string) {
+		checkNS(field, ns)
+		if ns == "default" {
+			p.add(field, "%q: the tenants' Ray heads trust every pod of this namespace with the configured labels, and many users may create pods in default; run it in a namespace of its own", ns)
+		}
+	}
+	trusted("raygate.namespace", f.Raygate.Namespace)
 	checkWorkload(&p, "raygate", f.Raygate)
 	if f.KubeRay != nil {
-		checkNS("kuberay.namespace", f.KubeRay.Namespace)
+		trusted("kuberay.namespace", f.KubeRay.Namespace)
 		checkWorkload(&p, "kuberay", *f.KubeRay)
 	}
 	checkNS("dns.namespace", f.DNS.Namespace)
@@ -136,13 +174,31 @@ func (f *File) checkAPIServer(p *problems) {
 			}
 			pfx = netip.PrefixFrom(a, a.BitLen())
 		}
+		v4 := pfx.Addr().Is4()
+		widest, warn := WidestAPIServerPrefix6, MaxAPIServerPrefix6
+		if v4 {
+			widest, warn = WidestAPIServerPrefix4, MaxAPIServerPrefix4
+		}
+		special := ""
+		for _, r := range specialRanges {
+			if r.prefix.Overlaps(pfx) {
+				special = r.what
+				break
+			}
+		}
 		switch {
 		case pfx.Bits() == 0:
 			p.add(field, "%q is every address: list the API server's endpoints (kubectl get endpoints kubernetes)", c)
+		case pfx.Addr().Is4In6() && pfx.Bits() >= 96:
+			p.add(field, "%q is IPv4 written as IPv6 (IPv4-mapped), which the API server refuses in a NetworkPolicy: write it as %s", c, netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96))
 		case pfx.Masked() != pfx:
 			p.add(field, "%q has host bits set: write %s for the address or %s for the network", c, netip.PrefixFrom(pfx.Addr(), pfx.Addr().BitLen()), pfx.Masked())
-		case pfx.Addr().Is4() && pfx.Bits() < MaxAPIServerPrefix4, !pfx.Addr().Is4() && pfx.Bits() < MaxAPIServerPrefix6:
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%s: %s is wider than /%d: autoscaling heads may reach every address in it on %v; list the API server's endpoints", field, c, map[bool]int{true: MaxAPIServerPrefix4, false: MaxAPIServerPrefix6}[pfx.Addr().Is4()], f.APIServer.Ports))
+		case pfx.Bits() < widest:
+			p.add(field, "%s is wider than /%d: autoscaling heads could reach every address in it on %v; list the API server's endpoints (kubectl get endpoints kubernetes)", c, widest, f.APIServer.Ports)
+		case special != "":
+			p.add(field, "%q is or holds %s addresses, never the API server's: list the API server's endpoints (kubectl get endpoints kubernetes)", c, special)
+		case pfx.Bits() < warn:
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%s: %s is wider than /%d: autoscaling heads may reach every address in it on %v; list the API server's endpoints", field, c, warn, f.APIServer.Ports))
 		}
 	}
 	checkPorts(p, "apiServer.ports", f.APIServer.Ports)
@@ -182,9 +238,26 @@ func (f *File) checkQuota(p *problems, tp string, t Tenant) {
 	} {
 		checkQuantity(p, tp+".quota."+x.name, x.v)
 	}
-	for _, x := range []struct{ name, v string }{{"loadBalancers", q.LoadBalancers}, {"nodePorts", q.NodePorts}} {
+	for _, x := range []struct{ name, v string }{{"ingresses", q.Ingresses}} {
+		checkQuantity(p, tp+".quota."+x.name, x.v)
+	}
+	// Counts must be whole numbers: the API server refuses the whole
+	// ResourceQuota otherwise, and the namespace would have none.
+	for _, x := range []struct{ name, v string }{
+		{"pods", q.Pods}, {"rayClusters", q.RayClusters}, {"persistentVolumeClaims", q.PersistentVolumeClaims},
+		{"loadBalancers", q.LoadBalancers}, {"nodePorts", q.NodePorts}, {"ingresses", q.Ingresses},
+	} {
+		if qq, err := resource.ParseQuantity(x.v); err == nil && qq.MilliValue()%1000 != 0 {
+			p.add(tp+".quota."+x.name, "%q must be a whole number (it counts objects)", x.v)
+		}
+	}
+	for _, x := range []struct{ name, v, what string }{
+		{"loadBalancers", q.LoadBalancers, "Services, a Ray head's included,"},
+		{"nodePorts", q.NodePorts, "Services, a Ray head's included,"},
+		{"ingresses", q.Ingresses, "Ingresses to Services, a Ray head's included,"},
+	} {
 		if qq, err := resource.ParseQuantity(x.v); err == nil && qq.Sign() > 0 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%s.quota.%s: %s lets the tenant publish Services, a Ray head's included, outside the cluster", tp, x.name, x.v))
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%s.quota.%s: %s lets the tenant publish %s outside the cluster", tp, x.name, x.v, x.what))
 		}
 	}
 	d := t.Defaults
@@ -193,6 +266,19 @@ func (f *File) checkQuota(p *problems, tp string, t Tenant) {
 		{"ephemeralStorage", d.EphemeralStorage}, {"requestEphemeralStorage", d.RequestEphemeralStorage},
 	} {
 		checkQuantity(p, tp+".defaults."+x.name, x.v)
+	}
+	// A default request above the default limit: the API server refuses
+	// the LimitRange, and containers would get no defaults.
+	for _, x := range []struct{ req, reqV, lim, limV string }{
+		{"requestCPU", d.RequestCPU, "cpu", d.CPU},
+		{"requestMemory", d.RequestMemory, "memory", d.Memory},
+		{"requestEphemeralStorage", d.RequestEphemeralStorage, "ephemeralStorage", d.EphemeralStorage},
+	} {
+		rq, err1 := resource.ParseQuantity(x.reqV)
+		lq, err2 := resource.ParseQuantity(x.limV)
+		if err1 == nil && err2 == nil && rq.Cmp(lq) > 0 {
+			p.add(tp+".defaults."+x.req, "%s is more than the default limit %s %s: the API server would refuse the LimitRange", x.reqV, x.lim, x.limV)
+		}
 	}
 }
 

@@ -131,6 +131,32 @@ spec:
 			older:    strings.Replace(base, "runAsUser: 1000", "runAsUser: 0", 1),
 			mentions: `must not set runAsUser=0`, notMentioning: "PSS-runAsUser at spec.headGroupSpec.template.spec.securityContext"},
 	}
+	// A legacy cluster with a host-path volume and a load balancer allowed
+	// from one network.
+	hostLogs := strings.Replace(base, "automountServiceAccountToken: false", "automountServiceAccountToken: false\n        volumes: [{name: logs, hostPath: {path: /var/log/ray}}]", 1)
+	lb := strings.Replace(base, "rayStartParams: {}", "rayStartParams: {}\n    headService: {spec: {type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0/8]}}", 1)
+	tests = append(tests, []struct {
+		name          string
+		kind          string
+		newer, older  string
+		allowed       bool
+		mentions      string
+		notMentioning string
+	}{
+		{name: "an unchanged host path is let through", kind: "RayCluster", newer: hostLogs, older: hostLogs, allowed: true},
+		{name: "a host path changed to another path is new", kind: "RayCluster", older: hostLogs,
+			newer:    strings.Replace(hostLogs, "path: /var/log/ray", "path: /", 1),
+			mentions: "PSS-restrictedVolumes at spec.headGroupSpec.template.spec.volumes[0]"},
+		{name: "load balancer source ranges widened", kind: "RayCluster", older: lb,
+			newer:    strings.Replace(lb, "10.0.0.0/8", "0.0.0.0/0", 1),
+			mentions: "RG-head-service-exposed at spec.headGroupSpec.headService.spec.loadBalancerSourceRanges"},
+		{name: "a second container named like an excused one", kind: "RayCluster", older: privHead,
+			newer:    strings.Replace(privHead, "        containers:\n        - name: ray-head\n", "        containers:\n        - name: ray-head\n          image: busybox:1.36\n          securityContext: {privileged: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}\n        - name: ray-head\n", 1),
+			mentions: "PSS-privileged at spec.headGroupSpec.template.spec.containers[1].securityContext.privileged"},
+		{name: "a second worker group named like an excused one", kind: "RayCluster", older: privWorker(t, base),
+			newer:    dupWorkerGroup(t, privWorker(t, base)),
+			mentions: "PSS-privileged at spec.workerGroupSpecs[1]"},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := update(t, h, tt.kind, tt.newer, tt.older)
@@ -167,6 +193,21 @@ func privWorker(t *testing.T, y string) string {
 		t.Fatalf("no worker securityContext in:\n%s", y)
 	}
 	return y[:i+j] + "privileged: true\n            " + y[i+j:]
+}
+
+// dupWorkerGroup appends a copy of the first worker group, with the same
+// groupName.
+func dupWorkerGroup(t *testing.T, y string) string {
+	t.Helper()
+	i := strings.Index(y, "  - groupName:")
+	if i < 0 {
+		t.Fatalf("no worker group in:\n%s", y)
+	}
+	group := y[i:]
+	if j := strings.Index(group[1:], "\n  authOptions"); j > 0 {
+		group = group[:j+2]
+	}
+	return y[:i] + group + y[i:]
 }
 
 type fakeAccess struct {

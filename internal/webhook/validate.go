@@ -56,13 +56,14 @@ func (h *handler) validate(r *http.Request, req *admissionv1.AdmissionRequest) *
 	opts := lint.Options{Tenants: h.opts.Tenants, Namespace: req.Namespace}
 	findings := lint.Object("", *obj, opts)
 	// The ratchet: on UPDATE, an error finding the old object had exactly
-	// (rule, field of the same named container, message) is let through;
-	// only error findings count, so a warning never excuses an error.
+	// (rule, field of the same named container, message, and the value
+	// at that field) is let through; only error findings count, so a
+	// warning never excuses an error.
 	excused := map[string]bool{}
 	if req.Operation == admissionv1.Update && old != nil {
 		for _, f := range lint.Object("", *old, opts) {
 			if f.Severity == lint.SeverityError {
-				excused[f.Key] = true
+				excused[ratchetKey(*old, f)] = true
 			}
 		}
 	}
@@ -71,7 +72,7 @@ func (h *handler) validate(r *http.Request, req *admissionv1.AdmissionRequest) *
 	for _, f := range findings {
 		line := fmt.Sprintf("%s at %s: %s", f.Rule, f.Field, f.Message)
 		switch {
-		case f.Severity == lint.SeverityError && !excused[f.Key]:
+		case f.Severity == lint.SeverityError && !excused[ratchetKey(*obj, f)]:
 			errs = append(errs, line)
 		case f.Severity == lint.SeverityError:
 			warnings = append(warnings, shorten("already present: "+line))
@@ -89,6 +90,19 @@ func (h *handler) validate(r *http.Request, req *admissionv1.AdmissionRequest) *
 	resp = allow()
 	resp.Warnings = warnings
 	return resp
+}
+
+// ratchetKey identifies an error finding of o for the ratchet: its rule,
+// field (list items by name) and message, and the value written at the
+// field, so that an excused violation whose value changes (a host path
+// pointed elsewhere, a load balancer opened to more addresses) is a new
+// one.
+func ratchetKey(o manifest.Object, f lint.Finding) string {
+	v, err := o.Value.Lookup(f.Field).MarshalJSON()
+	if err != nil {
+		v = []byte("?")
+	}
+	return f.Key + "\x00" + string(v)
 }
 
 // checkOwners denies a change to a RayCluster owned by a RayService

@@ -1,20 +1,21 @@
 // Package webhook is raygate's Kubernetes admission webhook for KubeRay's
-// RayCluster, RayJob and RayService. /validate runs the lint rules: an
-// error-severity finding denies the object, naming rule and field; warnings
-// come back as admission warnings. /mutate applies the harden fixes as a
-// JSON Patch. Both speak AdmissionReview admission.k8s.io/v1 in JSON.
+// RayCluster, RayJob, RayService and RayCronJob. /validate runs the lint
+// rules: an error-severity finding denies the object, naming rule and
+// field; warnings come back as admission warnings. /mutate applies the
+// harden fixes as a JSON Patch. Both speak AdmissionReview
+// admission.k8s.io/v1 in JSON.
 //
 // The webhook fails closed: an object it cannot read or evaluate is denied
 // (mutate included), unless its namespace is exempt. On UPDATE, validation
 // ratchets precisely: an error finding is let through only if the old
 // object had the very same one (same rule, same field of the same named
-// container, same message), so an operator or autoscaler can keep
-// updating an existing cluster, but no new violation hides behind an old
-// one, and a warning never excuses an error. A RayCluster that a
-// RayService owns may be changed only by whoever may change that
-// RayService (asked of the API server with a SubjectAccessReview; an error
-// denies). Mutation applies on CREATE only, so updates never change
-// running clusters behind their owners' backs.
+// container, same message, same value there), so an operator or autoscaler
+// can keep updating an existing cluster, but no new violation hides behind
+// an old one, and a warning never excuses an error. A RayCluster that a
+// RayService owns may be changed only by whoever may change that RayService
+// (asked of the API server with a SubjectAccessReview; an error denies).
+// Mutation applies on CREATE only, so updates never change running clusters
+// behind their owners' backs.
 package webhook
 
 import (
@@ -201,7 +202,7 @@ func readObject(raw []byte) (manifest.Object, error) {
 		return manifest.Object{}, err
 	}
 	if !o.IsRay() {
-		return manifest.Object{}, errors.New("the object is not a RayCluster, RayJob or RayService")
+		return manifest.Object{}, errors.New("the object is not a RayCluster, RayJob, RayService or RayCronJob")
 	}
 	return o, nil
 }

@@ -1,8 +1,9 @@
 // Command demo runs raygate's local demo: two real Ray clusters with token
 // authentication (team-a/ray1, team-b/ray1), a real Dex identity provider
 // with users in different groups, and raygate in front with browser
-// sign-in. It prints the address to open in a browser, shows an allowed
-// job submission running to SUCCEEDED through the unchanged Ray CLI, a
+// sign-in. It prints the address to open in a browser and the command that
+// signs in from a terminal, shows an allowed job submission running to
+// SUCCEEDED through the unchanged Ray CLI, a
 // cross-tenant call refused, a viewer refused, and the audit lines, then
 // keeps everything running until Ctrl-C (or exits at once with --exit).
 //
@@ -55,7 +56,7 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	}
 	_ = os.RemoveAll(abs)
 	step("Starting the demo (logs in %s)", abs)
-	s, err := harness.StartStack(ctx, c, abs, harness.StackOptions{GatewayPort: port, Log: func(f string, a ...any) { fmt.Printf("  - "+f+"\n", a...) }})
+	s, err := harness.StartStack(ctx, c, abs, harness.StackOptions{GatewayPort: port, RootIssuer: true, Log: func(f string, a ...any) { fmt.Printf("  - "+f+"\n", a...) }})
 	if err != nil {
 		return err
 	}
@@ -89,20 +90,24 @@ func run(c harness.Components, dir string, port int, exit bool) error {
 	fmt.Println("  The browser talks to raygate over plain HTTP on 127.0.0.1, so raygate logs a")
 	fmt.Println("  warning that its session cookie goes without Secure there; use https anywhere else.")
 
-	step("Get a token (OIDC password grant at Dex)")
-	fmt.Printf("  export TOKEN=$(curl -s -u %s:%s -d grant_type=password -d username=alice@example.com \\\n", harness.ClientID, harness.ClientSecret)
-	fmt.Printf("      -d password=%s -d 'scope=openid email groups' %s/token \\\n", harness.Password, s.Dex.Issuer)
-	fmt.Printf("      | python3 -c 'import sys, json; print(json.load(sys.stdin)[\"id_token\"])')\n")
-
-	step("Submit a job through raygate with the unchanged Ray CLI")
-	fmt.Printf("  %s job submit --address %s/clusters/team-a/ray1 \\\n", ray, gw)
-	fmt.Printf("      --headers \"{\\\"Authorization\\\": \\\"Bearer $TOKEN\\\"}\" -- python -c \"print('hello from team-a')\"\n")
+	step("Sign in from a terminal, then use Ray's own CLI through raygate")
+	rg := c.RaygateBin
+	fmt.Printf("  %s login --gateway %s\n", rg, gw)
+	fmt.Println("  It prints an address and a code: open the address, enter the code, and sign in")
+	fmt.Println("  as alice@example.com (password \"" + harness.Password + "\"). With a browser on this computer,")
+	fmt.Println("  add --browser: it opens Dex's page and comes back to raygate login by itself.")
+	fmt.Println("  Then, without pasting any token:")
+	fmt.Printf("  %s status\n", rg)
+	fmt.Printf("  %s exec -- %s job submit --address %s/clusters/team-a/ray1 -- python -c \"print('hello from team-a')\"\n", rg, ray, gw)
+	fmt.Printf("  %s exec -- %s job list --address %s/clusters/team-a/ray1\n", rg, ray, gw)
+	fmt.Printf("  %s logout\n", rg)
+	fmt.Println("  (docs/data-scientists.md has the rest: the SDK in a notebook, RAY_JOB_HEADERS, errors.)")
 
 	alice, err := s.Dex.Token(ctx, "alice@example.com")
 	if err != nil {
 		return err
 	}
-	fmt.Println("\n  Running it now as alice:")
+	fmt.Println("\n  Running a job now as alice (with a token the demo gets from Dex itself):")
 	hdr, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + alice})
 	cmd := exec.CommandContext(ctx, ray, "job", "submit", "--address", gw+"/clusters/team-a/ray1", "--headers", string(hdr),
 		"--", "python", "-c", "print('hello from team-a')")

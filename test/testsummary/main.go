@@ -64,12 +64,15 @@ func run(in io.Reader, out io.Writer, name string, noSkips bool) int {
 			continue
 		}
 		s := get(e.Package)
-		key := e.Package + " " + e.Test
+		// A subtest's output is its top-level test's: a failing test is
+		// shown with what its failing subtests said.
+		top, _, _ := strings.Cut(e.Test, "/")
+		key := e.Package + " " + top
 		switch e.Action {
 		case "output":
 			if e.Test != "" {
-				if strings.HasPrefix(e.Output, "=== ") {
-					continue // run/pause/cont markers
+				if strings.HasPrefix(e.Output, "=== ") || strings.HasPrefix(strings.TrimLeft(e.Output, " "), "--- PASS: ") {
+					continue // run/pause/cont markers, subtests that passed
 				}
 				outputs[key] = append(outputs[key], e.Output)
 			} else {

@@ -11,6 +11,9 @@ const sample = `{"Action":"run","Package":"p","Test":"TestA"}
 {"Action":"pass","Package":"p","Test":"TestA","Elapsed":0.1}
 {"Action":"run","Package":"p","Test":"TestB"}
 {"Action":"output","Package":"p","Test":"TestB","Output":"    b_test.go:3: boom\n"}
+{"Action":"output","Package":"p","Test":"TestB/fine","Output":"        --- PASS: TestB/fine (0.00s)\n"}
+{"Action":"pass","Package":"p","Test":"TestB/fine","Elapsed":0}
+{"Action":"output","Package":"p","Test":"TestB/sub","Output":"        b_test.go:7: sub went wrong\n"}
 {"Action":"fail","Package":"p","Test":"TestB/sub","Elapsed":0}
 {"Action":"fail","Package":"p","Test":"TestB","Elapsed":0}
 {"Action":"output","Package":"p","Test":"TestC","Output":"    c_test.go:9: Ray not available\n"}
@@ -28,6 +31,9 @@ func TestSummary(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+	if !strings.Contains(got, "b_test.go:7: sub went wrong") || strings.Contains(got, "TestB/fine") {
+		t.Errorf("a failing test is shown with its failing subtests' output, not its passing ones:\n%s", got)
 	}
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)

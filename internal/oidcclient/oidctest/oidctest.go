@@ -50,6 +50,11 @@ type Provider struct {
 	refresh        map[string]User
 	refreshes      int          // successful refreshes
 	endSessions    []url.Values // queries of end-session requests
+	deny           bool         // the authorization endpoint denies
+	device         *deviceState // the device grant, when offered
+	revocation     bool         // discovery advertises revocation_endpoint
+	revoked        []string     // tokens revoked
+	now            func() time.Time
 }
 
 type grant struct {
@@ -67,6 +72,16 @@ type Options struct {
 	EndSession bool
 	// NoRefreshTokens makes the token endpoint issue none.
 	NoRefreshTokens bool
+	// Public registers the client without a secret, as a command-line
+	// client is: it authenticates with its client_id alone.
+	Public bool
+	// Device offers the device authorization grant.
+	Device bool
+	// Revocation advertises a revocation_endpoint.
+	Revocation bool
+	// Now is the provider's clock for the tokens it issues; default
+	// time.Now.
+	Now func() time.Time
 }
 
 // New starts a provider with client "raygate" / "secret".
@@ -81,7 +96,7 @@ func New(t testing.TB, o Options) *Provider {
 	}
 	p := &Provider{
 		ClientID: "raygate", ClientSecret: "secret", key: key, ttl: o.IDTokenTTL,
-		endSession: o.EndSession, noRefreshToken: o.NoRefreshTokens,
+		endSession: o.EndSession, noRefreshToken: o.NoRefreshTokens, revocation: o.Revocation,
 		codes: map[string]grant{}, refresh: map[string]User{},
 		user: User{Subject: "u-carol", Email: "carol@example.com", Groups: []string{"team-a-viewers"}},
 	}
@@ -91,10 +106,36 @@ func New(t testing.TB, o Options) *Provider {
 	mux.HandleFunc("GET /auth", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /logout", p.logout)
+	mux.HandleFunc("POST /device/code", p.deviceCode)
+	mux.HandleFunc("POST /revoke", p.revoke)
+	if o.Public {
+		p.ClientSecret = ""
+	}
+	if p.now = o.Now; p.now == nil {
+		p.now = time.Now
+	}
+	if o.Device {
+		p.device = &deviceState{codes: map[string]*deviceCode{}, interval: 5}
+	}
 	p.Server = httptest.NewServer(mux)
 	p.Issuer = p.Server.URL
 	t.Cleanup(p.Server.Close)
 	return p
+}
+
+// DenySignIn makes the authorization endpoint send the browser back with
+// error=access_denied (or sign in again).
+func (p *Provider) DenySignIn(deny bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deny = deny
+}
+
+// Revoked returns the tokens the revocation endpoint revoked.
+func (p *Provider) Revoked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.revoked...)
 }
 
 // SignInAs makes the authorization endpoint sign in u next.
@@ -144,6 +185,13 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 	if p.endSession {
 		doc["end_session_endpoint"] = p.Issuer + "/logout"
 	}
+	if p.device != nil {
+		doc["device_authorization_endpoint"] = p.Issuer + "/device/code"
+		doc["grant_types_supported"] = []string{"authorization_code", "refresh_token", GrantTypeDeviceCode}
+	}
+	if p.revocation {
+		doc["revocation_endpoint"] = p.Issuer + "/revoke"
+	}
 	_ = json.NewEncoder(w).Encode(doc)
 }
 
@@ -156,6 +204,19 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("client_id") != p.ClientID || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
 		http.Error(w, "bad authorization request", http.StatusBadRequest)
+		return
+	}
+	p.mu.Lock()
+	deny := p.deny
+	p.mu.Unlock()
+	if deny {
+		back, _ := url.Parse(q.Get("redirect_uri"))
+		bq := back.Query()
+		bq.Set("error", "access_denied")
+		bq.Set("error_description", "the user denied the request")
+		bq.Set("state", q.Get("state"))
+		back.RawQuery = bq.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
 		return
 	}
 	code := random()
@@ -196,6 +257,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		default:
 			p.issue(w, g.user, g.nonce)
 		}
+	case GrantTypeDeviceCode:
+		p.pollDevice(w, r.PostFormValue("device_code"))
 	case "refresh_token":
 		u, ok := p.refresh[r.PostFormValue("refresh_token")]
 		if !ok || p.refuseRefresh {
@@ -215,7 +278,7 @@ func (p *Provider) issue(w http.ResponseWriter, u User, nonce string) {
 	if p.nonce != nil {
 		nonce = *p.nonce
 	}
-	now := time.Now()
+	now := p.now()
 	claims := map[string]any{
 		"iss": p.Issuer, "aud": p.ClientID, "sub": u.Subject, "email": u.Email, "email_verified": true,
 		"groups": u.Groups, "iat": now.Unix(), "exp": now.Add(p.ttl).Unix(),

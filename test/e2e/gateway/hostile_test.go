@@ -106,6 +106,8 @@ func TestHostileRequestsAreRefused(t *testing.T) {
 		{"raw \\xff\\xfe in the path", "GET /clusters/team-a/ray1/api/jobs/\xff\xfe HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n", 400},
 		{"overlong dot", "GET /clusters/team-a/ray1/api/jobs/%c0%ae%c0%ae/ HTTP/1.1\r\nHost: gw\r\n" + auth + "\r\n", 400},
 		{"Transfer-Encoding gzip", "POST /clusters/team-a/ray1/api/jobs/ HTTP/1.1\r\nHost: gw\r\n" + auth + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+		{"h2c upgrade on a log tail", "GET /clusters/team-a/ray1/api/jobs/raysubmit_x/logs/tail HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", 400},
+		{"WebSocket without a key", "GET /clusters/team-a/ray1/api/jobs/raysubmit_x/logs/tail HTTP/1.1\r\nHost: gw\r\n" + auth + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 400},
 		{"compressed submission", "POST /clusters/team-a/ray1/api/jobs/ HTTP/1.1\r\nHost: gw\r\n" + auth + "Content-Encoding: gzip\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 415},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

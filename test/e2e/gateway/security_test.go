@@ -86,7 +86,9 @@ func TestNoClientCredentialReachesRay(t *testing.T) {
 	req.Header.Set("X-Ray-Authorization", "Bearer guessed-cluster-token")
 	req.Header["X_Forwarded_User"] = []string{"dave@example.com"}
 	req.Header.Set("X-Forwarded-Groups", "platform-admins")
-	req.Header.Set("Cookie", "ray-authentication-token=stolen; _raygate_session=x; keep=1")
+	// The second line hides a Ray token cookie from a reader that splits
+	// pairs at semicolons only; Ray's aiohttp ends a pair at the comma.
+	req.Header["Cookie"] = []string{"ray-authentication-token=stolen; _raygate_session=x; keep=1", "x=1, ray-authentication-token=hidden"}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +99,7 @@ func TestNoClientCredentialReachesRay(t *testing.T) {
 	}
 	call(t, s.APIKey, "GET", "/clusters/team-a/ray1/api/version", "")
 
-	secrets := []string{alice, s.APIKey, "guessed-cluster-token", "stolen"}
+	secrets := []string{alice, s.APIKey, "guessed-cluster-token", "stolen", "hidden"}
 	seen := s.TapA.Seen()
 	if len(seen) == 0 {
 		t.Fatal("no request reached Ray")
@@ -306,6 +308,33 @@ func TestMetrics(t *testing.T) {
 		code, body := call(t, "", "GET", p, "")
 		if code != 200 || strings.TrimSpace(body) != "ok" {
 			t.Errorf("%s: %d %q", p, code, body)
+		}
+	}
+}
+
+// TestRayAnswersAreSandboxed: every cluster's dashboard shares raygate's
+// origin, and Ray answers some requests with HTML or SVG built from what
+// a job's code names (profiler flame graphs). Every answer from real Ray
+// but the dashboard's own pages comes with a sandboxing CSP; the
+// dashboard's pages come without.
+func TestRayAnswersAreSandboxed(t *testing.T) {
+	s := requireStack(t)
+	dave := token(t, "dave@example.com")
+	for path, sandboxed := range map[string]bool{
+		"/clusters/team-a/ray1/":            false,
+		"/clusters/team-a/ray1/api/version": true,
+		"/clusters/team-a/ray1/task/cpu_profile?task_id=x&attempt_number=0&node_id=y&format=flamegraph": true,
+		"/clusters/team-a/ray1/api/v0/logs/file?node_id=x&filename=raylet.out":                          true,
+	} {
+		req, _ := http.NewRequest("GET", s.Gateway.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+dave)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Security-Policy"); sandboxed && got != "sandbox" || !sandboxed && got != "" {
+			t.Errorf("%s (%d): Content-Security-Policy %q, sandboxed want %v", path, resp.StatusCode, got, sandboxed)
 		}
 	}
 }

@@ -27,6 +27,15 @@ const (
 	ClientSecret = "raygate-demo-secret"
 )
 
+// CLIClientID is the public client (no secret) that raygate login uses.
+// Dex lets a public client without registered redirect URIs come back to
+// http://127.0.0.1 on any port, and use the device grant, whose callback
+// it checks as a redirect URI too, only when the issuer has no path (it
+// compares the callback's path with /device/callback). Under /dex the
+// client registers ISSUER-PATH/device/callback instead, which keeps the
+// device grant and ends the any-port allowance (see DexOptions.RootIssuer).
+const CLIClientID = "raygate-cli"
+
 // Users are the people of the demo and the end-to-end tests.
 var Users = []User{
 	{Email: "alice@example.com", Groups: []string{"team-a"}},         // developer on team-a
@@ -53,6 +62,10 @@ type DexOptions struct {
 	// Name names Dex's folder and log ("dex" by default), so several can
 	// run side by side.
 	Name string
+	// RootIssuer serves the issuer at the root (http://127.0.0.1:PORT)
+	// instead of under /dex: then raygate login's public client can use
+	// both the device grant and the browser flow.
+	RootIssuer bool
 }
 
 // StartDex starts the Dex binary built by scripts/build-dex.sh on a free
@@ -72,6 +85,11 @@ func StartDexWith(ctx context.Context, bin, dir string, o DexOptions) (*Dex, err
 		return nil, err
 	}
 	issuer := fmt.Sprintf("http://127.0.0.1:%d/dex", port)
+	cli := map[string]any{"id": CLIClientID, "public": true, "redirectURIs": []string{"/dex/device/callback"}}
+	if o.RootIssuer {
+		issuer = strings.TrimSuffix(issuer, "/dex")
+		delete(cli, "redirectURIs")
+	}
 	type dexUser struct {
 		Email    string   `json:"email"`
 		Password string   `json:"password"`
@@ -84,7 +102,7 @@ func StartDexWith(ctx context.Context, bin, dir string, o DexOptions) (*Dex, err
 		"clients": []map[string]any{{
 			"id": ClientID, "secret": ClientSecret,
 			"redirectURIs": redirects,
-		}},
+		}, cli},
 	}
 	if o.IDTokenTTL != "" {
 		cfg["idTokenTTL"] = o.IDTokenTTL

@@ -34,6 +34,9 @@ type GatewayConfig struct {
 	Extra string
 	// Login, when set, offers browser sign-in with Issuer.
 	Login *LoginConfig
+	// CLI offers terminal sign-in (raygate login) with Issuer's public
+	// client CLIClientID.
+	CLI bool
 	// AuthExtra is appended to the authentication section as is (YAML
 	// indented by two spaces, e.g. "  iap: {...}\n").
 	AuthExtra string
@@ -61,7 +64,14 @@ func (c GatewayConfig) Render(listen, metrics, auditPath string) string {
 	fmt.Fprintf(&b, "listen: %s\nmetricsListen: %s\n", listen, metrics)
 	b.WriteString("authentication:\n")
 	if c.Issuer != "" {
-		fmt.Fprintf(&b, "  oidc:\n    - issuer: %s\n      audiences: [%s]\n", c.Issuer, ClientID)
+		auds := ClientID
+		if c.CLI {
+			auds += ", " + CLIClientID
+		}
+		fmt.Fprintf(&b, "  oidc:\n    - issuer: %s\n      audiences: [%s]\n", c.Issuer, auds)
+		if c.CLI {
+			fmt.Fprintf(&b, "      cliClientID: %s\n", CLIClientID)
+		}
 		if c.Login != nil {
 			fmt.Fprintf(&b, "      login: true\n      clientID: %s\n      clientSecretFile: %s\n", ClientID, c.Login.ClientSecretFile)
 		}

@@ -53,6 +53,10 @@ type StackOptions struct {
 	GatewayPort int
 	// Log receives progress lines; may be nil.
 	Log func(format string, args ...any)
+	// RootIssuer serves Dex at the root of its address rather than under
+	// /dex, so that raygate login's browser flow works too (see
+	// DexOptions.RootIssuer).
+	RootIssuer bool
 }
 
 // StartStack starts every component under dir. On error, whatever started
@@ -78,7 +82,7 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 	}
 	gw := fmt.Sprintf("http://127.0.0.1:%d", port)
 	logf("starting Dex (OpenID Connect provider)")
-	if s.Dex, err = StartDexWith(ctx, c.DexBin, dir, DexOptions{RedirectURIs: []string{gw + "/_raygate/callback", gw + "/_raygate/signed-out"}}); err != nil {
+	if s.Dex, err = StartDexWith(ctx, c.DexBin, dir, DexOptions{RedirectURIs: []string{gw + "/_raygate/callback", gw + "/_raygate/signed-out"}, RootIssuer: opts.RootIssuer}); err != nil {
 		return s, err
 	}
 	login, err := s.writeLoginFiles(dir)
@@ -109,6 +113,7 @@ func StartStack(ctx context.Context, c Components, dir string, opts StackOptions
 	s.Config = GatewayConfig{
 		Issuer:  s.Dex.Issuer,
 		Login:   login,
+		CLI:     true,
 		APIKeys: []string{fmt.Sprintf("{name: ci-bot, sha256: %s, user: ci-bot, groups: [team-a]}", hex.EncodeToString(sum[:]))},
 		Clusters: []ClusterConfig{
 			{Namespace: "team-a", Name: "ray1", Upstream: upA, TokenFile: s.RayA.TokenFile, Access: []string{

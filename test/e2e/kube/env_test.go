@@ -103,7 +103,8 @@ func apiServer(t *testing.T) client.Client {
 // kubeRayCRDs reads KubeRay's CRDs from the kuberay module raygate builds
 // with (ray-operator v1.5.0, config/crd/bases) and adds spec.authOptions,
 // the token authentication API of KubeRay 1.5.1 and later, so that the
-// API server keeps it instead of pruning it.
+// API server keeps it instead of pruning it, and RayCronJob (KubeRay
+// 1.6.0), derived from RayJob.
 func kubeRayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/ray-project/kuberay/ray-operator").Output()
 	if err != nil {
@@ -144,8 +145,44 @@ func kubeRayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 			v.Schema.OpenAPIV3Schema.Properties["spec"] = spec
 		}
 		out = append(out, &crd)
+		if crd.Spec.Names.Kind == "RayJob" {
+			out = append(out, rayCronJobCRD(&crd))
+		}
 	}
 	return out, nil
+}
+
+// rayCronJobCRD derives the RayCronJob CRD of KubeRay 1.6.0 from the
+// RayJob CRD: its spec is a RayJobSpec under jobTemplate, a schedule and
+// suspend (ray-operator/apis/ray/v1/raycronjob_types.go at v1.6.0).
+func rayCronJobCRD(rayJob *apiextensionsv1.CustomResourceDefinition) *apiextensionsv1.CustomResourceDefinition {
+	crd := rayJob.DeepCopy()
+	crd.Name = "raycronjobs.ray.io"
+	crd.Spec.Names = apiextensionsv1.CustomResourceDefinitionNames{
+		Plural: "raycronjobs", Singular: "raycronjob", Kind: "RayCronJob", ListKind: "RayCronJobList", Categories: []string{"all"},
+	}
+	for i := range crd.Spec.Versions {
+		v := &crd.Spec.Versions[i]
+		v.AdditionalPrinterColumns = nil
+		if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		jobSpec := v.Schema.OpenAPIV3Schema.Properties["spec"]
+		v.Schema.OpenAPIV3Schema.Properties["spec"] = apiextensionsv1.JSONSchemaProps{
+			Type:     "object",
+			Required: []string{"jobTemplate", "schedule"},
+			Properties: map[string]apiextensionsv1.JSONSchemaProps{
+				"jobTemplate": jobSpec,
+				"schedule":    {Type: "string"},
+				"suspend":     {Type: "boolean"},
+			},
+		}
+		v.Schema.OpenAPIV3Schema.Properties["status"] = apiextensionsv1.JSONSchemaProps{
+			Type:       "object",
+			Properties: map[string]apiextensionsv1.JSONSchemaProps{"lastScheduleTime": {Type: "string", Format: "date-time"}},
+		}
+	}
+	return crd
 }
 
 func addAuthOptions(s *apiextensionsv1.JSONSchemaProps) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,8 +45,10 @@ func adversarialFiles(t *testing.T) []string {
 	return out
 }
 
-// store creates the KubeRay objects kubectl reads from data in namespace
-// ns (with name suffix), and returns what the API server stored.
+// store creates the KubeRay objects and pod-bearing workloads (but Pods,
+// which Pod Security Admission refuses rather than stores) kubectl reads
+// from data in namespace ns (with name suffix), and returns what the API
+// server stored.
 func store(t *testing.T, c client.Client, data []byte, ns, suffix string) ([]*unstructured.Unstructured, error) {
 	t.Helper()
 	objs, err := kubectlObjects(data)
@@ -54,7 +57,7 @@ func store(t *testing.T, c client.Client, data []byte, ns, suffix string) ([]*un
 	}
 	var out []*unstructured.Unstructured
 	for _, o := range objs {
-		if !manifest.IsRayKind(o.GetAPIVersion(), o.GetKind()) {
+		if !storable(o.GetAPIVersion(), o.GetKind()) {
 			continue
 		}
 		o.SetNamespace(ns)
@@ -72,6 +75,13 @@ func store(t *testing.T, c client.Client, data []byte, ns, suffix string) ([]*un
 	return out, nil
 }
 
+// storable reports whether the reading tests store objects of a kind:
+// KubeRay's, and workloads other than Pods.
+func storable(apiVersion, kind string) bool {
+	k := manifest.WorkloadKind(apiVersion, kind)
+	return manifest.IsRayKind(apiVersion, kind) || (k != "" && k != manifest.KindPod)
+}
+
 // findingKeys lints an object and returns its findings as "rule field:
 // message", the object's own name and namespace left out.
 func findingKeys(o manifest.Object) []string {
@@ -81,6 +91,19 @@ func findingKeys(o manifest.Object) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// renamed returns o with the namespace and name the test stored it
+// under, so that rules that read names (a RayCluster named default) see
+// what they see in the stored object.
+func renamed(o manifest.Object, ns, name string) manifest.Object {
+	o.Value = o.Value.Clone()
+	if meta := o.Value.Get("metadata"); meta.IsMap() {
+		meta.Put("name", manifest.NewString(name))
+		meta.Put("namespace", manifest.NewString(ns))
+	}
+	o.Name, o.Namespace = name, ns
+	return o
 }
 
 func storedObject(t *testing.T, u *unstructured.Unstructured) manifest.Object {
@@ -168,7 +191,10 @@ func TestAdversarialReading(t *testing.T) {
 				t.Fatalf("lint reads the file, the API server refuses it: %v", err)
 			}
 			var mine []manifest.Object
-			for _, o := range file.Objects() {
+			for _, o := range file.Resources() {
+				if !storable(o.APIVersion, o.Kind) {
+					continue
+				}
 				if !o.ListDocument {
 					mine = append(mine, o)
 					continue
@@ -205,7 +231,7 @@ func TestAdversarialReading(t *testing.T) {
 				if len(pruned) > 0 {
 					t.Logf("fields the API server pruned: %v", pruned)
 				}
-				a, b := findingKeys(mine[j]), findingKeys(o)
+				a, b := findingKeys(renamed(mine[j], s.GetNamespace(), s.GetName())), findingKeys(o)
 				if strings.Join(a, "\n") != strings.Join(b, "\n") {
 					t.Errorf("findings differ between the file and the stored object:\n file:   %q\n stored: %q", a, b)
 				}
@@ -263,6 +289,15 @@ func TestAdversarialHardened(t *testing.T) {
 				for k, tm := range manifest.Templates(o) {
 					tj, _ := tm.Value.MarshalJSON()
 					pod := podFromTemplate(t, tj, ns, fmt.Sprintf("h%d-%d", i, k))
+					if _, ok, _ := unstructured.NestedSlice(pod.Object, "spec", "ephemeralContainers"); ok {
+						// The API server refuses ephemeral containers in a
+						// pod it creates; the rest of the pod must pass.
+						err := dryRunCreate(t, c, pod.DeepCopy())
+						if err == nil || !strings.Contains(err.Error(), "ephemeralContainers") {
+							t.Errorf("%s pod with ephemeral containers: %v", tm.Describe(), err)
+						}
+						unstructured.RemoveNestedField(pod.Object, "spec", "ephemeralContainers")
+					}
 					if err := dryRunCreate(t, c, pod); err != nil {
 						t.Errorf("%s pod of the stored hardened %s is refused: %v", tm.Describe(), s.GetName(), err)
 					}
@@ -273,8 +308,8 @@ func TestAdversarialHardened(t *testing.T) {
 }
 
 // TestQuotaForbidsExposure: a tenant's quota forbids LoadBalancer and
-// NodePort Services, so a tenant cannot publish a Ray head past the
-// policies.
+// NodePort Services and Ingresses, so a tenant cannot publish a Ray head
+// past the policies.
 func TestQuotaForbidsExposure(t *testing.T) {
 	c := apiServer(t)
 	out, stderr, code := raygate(t, "tenant", "render", "--file", tenantsFile)
@@ -325,6 +360,18 @@ func TestQuotaForbidsExposure(t *testing.T) {
 	}
 	if err := c.Create(ctx(t), svc(corev1.ServiceTypeClusterIP)); err != nil {
 		t.Errorf("a ClusterIP Service is refused: %v", err)
+	}
+	// Nor an Ingress (KubeRay creates one for enableIngress: true).
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "dashboard", Namespace: ns},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "clusterip", Port: networkingv1.ServiceBackendPort{Number: 8265}}}}},
+		}}}}},
+	}
+	if err := c.Create(ctx(t), ing); err == nil || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Errorf("an Ingress in a tenant namespace: %v", err)
 	}
 }
 

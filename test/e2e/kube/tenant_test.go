@@ -142,3 +142,30 @@ func headTemplateJSON(t *testing.T, data []byte) []byte {
 	t.Fatal("no head template")
 	return nil
 }
+
+// TestTenantBundlesApply renders the tenants files of
+// internal/tenant/testdata/apply, which sit at the edges of what the
+// tenants file accepts, and creates every object in the API server: an
+// object it refused would leave a tenant's namespace without its quota,
+// defaults or policies.
+func TestTenantBundlesApply(t *testing.T) {
+	c := apiServer(t)
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "internal", "tenant", "testdata", "apply", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no tenants files: %v", err)
+	}
+	for _, f := range files {
+		out, stderr, code := raygate(t, "tenant", "render", "--file", f)
+		if code != 0 {
+			t.Fatalf("%s: tenant render exited %d: %s", f, code, stderr)
+		}
+		n := 0
+		for _, o := range objectsFromYAML(t, []byte(out)) {
+			if err := c.Create(ctx(t), o); err != nil {
+				t.Errorf("%s: the API server refuses %s %s/%s: %v", filepath.Base(f), o.GetKind(), o.GetNamespace(), o.GetName(), err)
+			}
+			n++
+		}
+		t.Logf("%s: %d objects applied", filepath.Base(f), n)
+	}
+}

@@ -220,12 +220,19 @@ func webhookSuite(t *testing.T, c client.Client, variant, base, caPEM, exempt st
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: sel},
 		}},
 	}
+	sample := readSample(t, filepath.Join(samplesDir, "ray-cluster.sample.yaml"))
+	// A cluster created before the webhook, with a host-path volume
+	// (restricted forbids it): updates that keep the violation as it is
+	// pass the ratchet, pointing it elsewhere does not.
+	legacy := legacyHostPathCluster(t, sample, ns)
+	if err := c.Create(ctx(t), legacy); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Create(ctx(t), vwc); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Delete(ctx(t), vwc) })
 
-	sample := readSample(t, filepath.Join(samplesDir, "ray-cluster.sample.yaml"))
 	insecure := func(name, namespace string) *unstructured.Unstructured {
 		for _, o := range objectsFromYAML(t, sample) {
 			if o.GetKind() == "RayCluster" {
@@ -257,6 +264,28 @@ func webhookSuite(t *testing.T, c client.Client, variant, base, caPEM, exempt st
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("denial does not mention %q: %v", want, err)
 		}
+	}
+
+	// The ratchet, called by the API server on UPDATE.
+	updateLegacy := func(change func(o *unstructured.Unstructured)) error {
+		o := &unstructured.Unstructured{}
+		o.SetGroupVersionKind(legacy.GroupVersionKind())
+		if err := c.Get(ctx(t), client.ObjectKeyFromObject(legacy), o); err != nil {
+			t.Fatal(err)
+		}
+		change(o)
+		return c.Update(ctx(t), o)
+	}
+	if err := updateLegacy(func(o *unstructured.Unstructured) { o.SetLabels(map[string]string{"team": "a"}) }); err != nil {
+		t.Errorf("an update that keeps the old violation as it is was refused: %v", err)
+	}
+	err = updateLegacy(func(o *unstructured.Unstructured) {
+		vols, _, _ := unstructured.NestedSlice(o.Object, "spec", "headGroupSpec", "template", "spec", "volumes")
+		_ = unstructured.SetNestedField(vols[0].(map[string]any), "/", "hostPath", "path")
+		_ = unstructured.SetNestedSlice(o.Object, vols, "spec", "headGroupSpec", "template", "spec", "volumes")
+	})
+	if err == nil || !strings.Contains(err.Error(), "PSS-restrictedVolumes at spec.headGroupSpec.template.spec.volumes[0]") {
+		t.Errorf("the host path pointed at / passed the ratchet: %v", err)
 	}
 
 	// A hardened one is admitted.
@@ -322,6 +351,31 @@ func webhookSuite(t *testing.T, c client.Client, variant, base, caPEM, exempt st
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// legacyHostPathCluster is the hardened sample RayCluster with a
+// host-path volume on its head, in namespace ns.
+func legacyHostPathCluster(t *testing.T, sample []byte, ns string) *unstructured.Unstructured {
+	t.Helper()
+	hardened, _, err := harden.File(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objectsFromYAML(t, hardened) {
+		if o.GetKind() != "RayCluster" {
+			continue
+		}
+		o.SetName("legacy")
+		o.SetNamespace(ns)
+		vols, _, _ := unstructured.NestedSlice(o.Object, "spec", "headGroupSpec", "template", "spec", "volumes")
+		vols = append([]any{map[string]any{"name": "logs", "hostPath": map[string]any{"path": "/var/log/ray"}}}, vols...)
+		if err := unstructured.SetNestedSlice(o.Object, vols, "spec", "headGroupSpec", "template", "spec", "volumes"); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	t.Fatal("no RayCluster in the sample")
+	return nil
+}
 
 // TestWebhookRayServiceOwner registers the validating webhook (served
 // in-process, asking the real API server with SubjectAccessReviews) and

@@ -2,7 +2,8 @@
 // end-to-end tests: in-memory storage, the local password connector, static
 // users with groups and static clients (with the redirect URIs of raygate's
 // browser sign-in), refresh tokens that rotate, all read from one JSON
-// file.
+// file. It allows the authorization code, device code (RFC 8628),
+// password, refresh token and client credentials grants.
 //
 //	dex -config dex.json
 //
@@ -57,9 +58,11 @@ type config struct {
 	KeysRotation string `json:"keysRotation"` // default 6h
 	// RefreshReuseInterval is how long a rotated refresh token still
 	// works (Dex's expiry.refreshTokens.reuseInterval); default 3s.
-	RefreshReuseInterval string   `json:"refreshReuseInterval"`
-	Clients              []client `json:"clients"`
-	Users                []user   `json:"users"`
+	RefreshReuseInterval string `json:"refreshReuseInterval"`
+	// DeviceRequestsValidFor is how long a device code works; default 5m.
+	DeviceRequestsValidFor string   `json:"deviceRequestsValidFor"`
+	Clients                []client `json:"clients"`
+	Users                  []user   `json:"users"`
 }
 
 func main() {
@@ -85,6 +88,10 @@ func run(path string) error {
 	ttl, err := time.ParseDuration(orDefault(c.IDTokenTTL, "1h"))
 	if err != nil {
 		return fmt.Errorf("idTokenTTL: %w", err)
+	}
+	deviceTTL, err := time.ParseDuration(orDefault(c.DeviceRequestsValidFor, "5m"))
+	if err != nil {
+		return fmt.Errorf("deviceRequestsValidFor: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -123,15 +130,19 @@ func run(path string) error {
 		return err
 	}
 	srv, err := server.NewServer(ctx, server.Config{
-		Issuer:             c.Issuer,
-		Storage:            store,
-		AllowedGrantTypes:  []string{"authorization_code", "password", "refresh_token", "client_credentials"},
-		SkipApprovalScreen: true,
-		PasswordConnector:  "local",
-		IDTokensValidFor:   ttl,
-		RefreshTokenPolicy: refresh,
-		Logger:             logger,
-		Signer:             sig,
+		Issuer:  c.Issuer,
+		Storage: store,
+		AllowedGrantTypes: []string{
+			"authorization_code", "password", "refresh_token", "client_credentials",
+			"urn:ietf:params:oauth:grant-type:device_code",
+		},
+		DeviceRequestsValidFor: deviceTTL,
+		SkipApprovalScreen:     true,
+		PasswordConnector:      "local",
+		IDTokensValidFor:       ttl,
+		RefreshTokenPolicy:     refresh,
+		Logger:                 logger,
+		Signer:                 sig,
 	})
 	if err != nil {
 		return err
