@@ -17,8 +17,9 @@ import (
 const versionBody = `{"version":"4","ray_version":"2.60.0","ray_commit":"0000000000000000000000000000000000000000"}`
 
 // serveUpstream answers like a Ray head: GET /api/version, a package
-// upload sink (PUT /api/packages/..., answering with the bytes it read)
-// and a job log stream of stream bytes (GET /api/jobs/{id}/logs).
+// upload sink (PUT /api/packages/..., answering with the bytes it read;
+// a GET of a package finds none, as raygate asks before an upload) and a
+// job log stream of stream bytes (GET /api/jobs/{id}/logs).
 func serveUpstream(addr string, stream int64) error {
 	chunk := []byte(strings.Repeat("raygate benchmark log line 0123456789\n", 1024))
 	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +32,8 @@ func serveUpstream(addr string, stream int64) error {
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = fmt.Fprintf(w, `{"bytes":%d}`, n)
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/packages/"):
+			http.NotFound(w, r)
 		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/logs"):
 			w.Header().Set("Content-Type", "text/plain")
 			w.Header().Set("Content-Length", strconv.FormatInt(stream, 10))
