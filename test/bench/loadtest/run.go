@@ -128,7 +128,9 @@ func run(o options) error {
 	}
 	const path = "/api/version"
 	targets := []*target{
-		{name: nameBare, gc: "GOGC=" + o.gogc, url: "http://" + bareAddr + path, p: bare},
+		// The same request to every proxy: the bare one forwards the token
+		// as it is, the others verify it.
+		{name: nameBare, gc: "GOGC=" + o.gogc, url: "http://" + bareAddr + path, auth: bearer, p: bare},
 		{name: nameRaygate, gc: "GOGC=" + o.gogc, url: "http://" + rgAddr + "/clusters/team-a/ray1" + path, auth: bearer, p: rg},
 		{name: nameShipped, gc: "GOGC unset (raygate's default)", url: "http://" + shipAddr + "/clusters/team-a/ray1" + path, auth: bearer, p: ship},
 		{name: nameOAuth2, gc: "GOGC=" + o.gogc, url: "http://" + o2Addr + path, auth: bearer, p: o2},
@@ -147,7 +149,8 @@ func run(o options) error {
 	fmt.Println("command:  ", strings.Join(append([]string{"loadtest"}, os.Args[1:]...), " "))
 	fmt.Println("machine:  ", machine())
 	fmt.Println("placement:", pl.describe())
-	fmt.Println("workload:  GET of a small JSON answer; raygate and oauth2-proxy verify the same RS256 bearer JWT")
+	fmt.Println("workload:  GET of a small JSON answer with an RS256 bearer JWT, the same request to every proxy;")
+	fmt.Println("           raygate and oauth2-proxy verify the token, the bare proxy forwards it")
 	fmt.Println("           (raygate: OIDC with its verified-token cache, authorization, audit to a file, metrics)")
 	for _, t := range targets {
 		fmt.Printf("  %-20s GOMAXPROCS=1 %s\n", t.name, t.gc)
