@@ -51,7 +51,16 @@ func ParseBearer(values []string) (string, error) {
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
 	i := 0
-	for i < len(s) && token68Char[s[i]] {
+	// Eight bytes at a time, without a branch per byte (an ID token is
+	// hundreds of bytes, checked on every request), then one at a time
+	// from the first word that holds another byte.
+	for ; i+8 <= len(s); i += 8 {
+		if token68Bit[s[i]]&token68Bit[s[i+1]]&token68Bit[s[i+2]]&token68Bit[s[i+3]]&
+			token68Bit[s[i+4]]&token68Bit[s[i+5]]&token68Bit[s[i+6]]&token68Bit[s[i+7]] == 0 {
+			break
+		}
+	}
+	for i < len(s) && token68Bit[s[i]] != 0 {
 		i++
 	}
 	if i == 0 {
@@ -65,11 +74,13 @@ func isToken68(s string) bool {
 	return true
 }
 
-// token68Char marks the characters of a b64token before its padding.
-var token68Char = func() (t [256]bool) {
+// token68Bit is 1 for the characters of a b64token before its padding.
+var token68Bit = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
-		t[c] = ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			t[c] = 1
+		}
 	}
 	return t
 }()
