@@ -72,3 +72,19 @@ func BenchmarkCheckHead(b *testing.B) {
 		}
 	}
 }
+
+// TestHeadCheckAllocations: finding a head's end and checking it
+// allocate nothing (a refusal does, for its reason).
+func TestHeadCheckAllocations(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() {
+		var s headScanner
+		if end, ref := s.scan(benchHead, wideLimits); end != len(benchHead) || ref != nil {
+			t.Fatal(end, ref)
+		}
+		if _, ref := CheckHead(benchHead, wideLimits); ref != nil {
+			t.Fatal(ref)
+		}
+	}); n != 0 {
+		t.Fatalf("checking a head allocates %.1f times, want 0", n)
+	}
+}
