@@ -7,6 +7,7 @@ DEX_VERSION="v0.0.0-20260806151424-ab64ed778070"
 K8S_VERSION="v1.37.2"
 ETCD_VERSION="v3.7.0"
 HELM_VERSION="v3.22.0"
+OAUTH2_PROXY_VERSION="v7.15.6"  # the benchmark's point of comparison (scripts/bench.sh)
 KUBERAY_VERSION="v1.5.0"   # test/tools/kuberay renders this release's kustomize config
 GOVULNCHECK_VERSION="v1.9.0"
 VULNDB_VERSION="v0.0.0-20261105234957-e22db6528018"

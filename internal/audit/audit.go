@@ -57,7 +57,7 @@ type Event struct {
 }
 
 // Sink receives audit events. Write is the cheap path every request takes
-// (an implementation may buffer it); WriteDurable is the write-ahead path of
+// (an implementation may buffer it, see Flusher); WriteDurable is the write-ahead path of
 // mutating requests and must not return before the event is on stable
 // storage.
 type Sink interface {
@@ -71,6 +71,16 @@ type Sink interface {
 	// write until a write succeeds again.
 	Healthy() bool
 }
+
+// Flusher is a Sink whose Write may gather events before writing them.
+// Flush returns once every event written before the call is handed to the
+// operating system (or reports why not); the gateway calls it before it
+// completes the response to a request that changed a cluster.
+type Flusher interface {
+	Flush() error
+}
+
+var _ Flusher = (*Writer)(nil)
 
 // Observer follows a sink's failures, for metrics.
 type Observer interface {

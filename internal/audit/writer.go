@@ -20,6 +20,14 @@ const DefaultMaxPendingBytes = 8 << 20
 // retries the events it kept.
 const DefaultRetryInterval = 2 * time.Second
 
+// DefaultFlushInterval is how long `raygate serve` lets Write's lines
+// gather before they are written in one go.
+const DefaultFlushInterval = 5 * time.Millisecond
+
+// maxBatchBytes is how much Write gathers before writing at once, whatever
+// the flush interval.
+const maxBatchBytes = 64 << 10
+
 // Options tune a Writer.
 type Options struct {
 	// Log receives an error line for every failed write and a line when
@@ -31,6 +39,12 @@ type Options struct {
 	// event that does not fit is dropped and counted. 0 means
 	// DefaultMaxPendingBytes.
 	MaxPendingBytes int
+	// FlushInterval, when positive, lets Write gather lines for up to this
+	// long (or until 64 KiB have gathered) and write them in one go,
+	// instead of writing each line at once. WriteDurable, Flush, Reopen
+	// and Close write what has gathered first, so the file keeps the
+	// order of the calls.
+	FlushInterval time.Duration
 }
 
 // bufPool recycles encoding buffers; buffers that grew past maxPooled (a
@@ -40,10 +54,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 const maxPooled = 64 << 10
 
 // Writer is the audit sink: it writes JSON lines to a file or stdout, one
-// write per event. A write that fails marks the sink unhealthy and keeps
-// the event (bounded) until a later write, Retry or Close gets it out, in
-// order. A Writer opened on a file can be pointed at another file (or the
-// same path, after rotation) with Reopen while events keep flowing.
+// write per event, or, with Options.FlushInterval, one write per batch of
+// events. A write that fails marks the sink unhealthy and keeps the event
+// (bounded) until a later write, Retry or Close gets it out, in order. A
+// Writer opened on a file can be pointed at another file (or the same
+// path, after rotation) with Reopen while events keep flowing.
 type Writer struct {
 	opts Options
 
@@ -52,7 +67,11 @@ type Writer struct {
 	file         string   // "-" for stdout or a writer given to New
 	pending      [][]byte // encoded lines (or the rest of one) not written yet, oldest first
 	pendingBytes int
-	closed       bool
+	// batch holds lines Write gathered, after everything in pending;
+	// flusher writes them when the flush interval has passed.
+	batch   []byte
+	flusher *time.Timer
+	closed  bool
 
 	healthy atomic.Bool
 }
@@ -91,6 +110,10 @@ func New(w io.Writer, opts Options) *Writer {
 	s := &Writer{opts: opts, t: newTarget(w, nil), file: "-"}
 	if s.opts.MaxPendingBytes <= 0 {
 		s.opts.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if s.opts.FlushInterval > 0 {
+		s.flusher = time.AfterFunc(time.Hour, func() { _ = s.Flush() })
+		s.flusher.Stop()
 	}
 	s.healthy.Store(true)
 	return s
@@ -147,9 +170,16 @@ func (s *Writer) Reopen(file string) error {
 		s.mu.Unlock()
 		return t.close()
 	}
+	// What has gathered belongs to the file it was written for; if that
+	// fails, it is kept and goes to the new one.
+	err = s.flushLocked()
+	s.setHealthLocked(err == nil)
 	old := s.t
 	s.t, s.file = t, file
 	s.mu.Unlock()
+	if err != nil {
+		s.failed(fmt.Errorf("audit: write: %w", err), "stage", "reopen")
+	}
 	return old.close()
 }
 
@@ -165,16 +195,34 @@ func (t *target) close() error {
 // for a retry.
 func (s *Writer) Healthy() bool { return s.healthy.Load() }
 
-// Write appends e as one JSON line. It is safe for concurrent use. When it
-// fails, the line is kept (within MaxPendingBytes) and written before the
-// next event.
+// Write appends e as one JSON line. It is safe for concurrent use. With a
+// flush interval the line is gathered and written with others, in the
+// background, at the latest after the interval; a failure there is logged
+// and counted, and the lines not written are kept like those of a failed
+// Write. Without one the line is written at once, and when that fails it
+// is kept (within MaxPendingBytes) and written before the next event.
 func (s *Writer) Write(e *Event) error { return s.write(e, false) }
 
-// WriteDurable appends e as one JSON line and, when the sink is a regular
-// file, syncs the file before returning. When it fails nothing of e is kept
-// for a retry, unless part of the line was already written, in which case
-// the rest follows so that the file stays one JSON object per line.
+// WriteDurable appends e as one JSON line, after every line gathered
+// before it, and, when the sink is a regular file, syncs the file before
+// returning. When it fails nothing of e is kept for a retry, unless part
+// of the line was already written, in which case the rest follows so that
+// the file stays one JSON object per line.
 func (s *Writer) WriteDurable(e *Event) error { return s.write(e, true) }
+
+// Flush writes the lines Write gathered (and any kept from failed writes)
+// and returns once the operating system has them; it does not sync.
+func (s *Writer) Flush() error {
+	s.mu.Lock()
+	err := s.flushLocked()
+	s.setHealthLocked(err == nil)
+	s.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("audit: write: %w", err)
+		s.failed(err, "stage", "flush")
+	}
+	return err
+}
 
 func (s *Writer) write(e *Event, durable bool) error {
 	if e.Groups == nil {
@@ -187,6 +235,26 @@ func (s *Writer) write(e *Event, durable bool) error {
 	b := append(appendEvent((*bp)[:0], e), '\n')
 
 	s.mu.Lock()
+	if !durable && s.flusher != nil && !s.closed {
+		// Gather: one write for many lines. The line is copied, so the
+		// buffer goes back to the pool at once.
+		if len(s.batch) == 0 {
+			s.flusher.Reset(s.opts.FlushInterval)
+		}
+		s.batch = append(s.batch, b...)
+		var err error
+		if len(s.batch) >= maxBatchBytes {
+			err = s.flushLocked()
+			s.setHealthLocked(err == nil)
+		}
+		s.mu.Unlock()
+		putBuf(bp, b)
+		if err != nil {
+			err = fmt.Errorf("audit: write: %w", err)
+			s.failed(err, "request_id", e.RequestID, "stage", e.Stage)
+		}
+		return nil
+	}
 	t := s.t
 	n := 0
 	err := s.flushLocked()
@@ -214,10 +282,7 @@ func (s *Writer) write(e *Event, durable bool) error {
 			s.mu.Unlock()
 		}
 	}
-	if cap(b) <= maxPooled {
-		*bp = b
-		bufPool.Put(bp)
-	}
+	putBuf(bp, b)
 	if err != nil {
 		err = fmt.Errorf("audit: write: %w", err)
 		s.failed(err, "request_id", e.RequestID, "stage", e.Stage)
@@ -225,7 +290,16 @@ func (s *Writer) write(e *Event, durable bool) error {
 	return err
 }
 
-// flushLocked writes the kept lines, oldest first.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooled {
+		*bp = b
+		bufPool.Put(bp)
+	}
+}
+
+// flushLocked writes the kept lines, oldest first, then the gathered
+// ones. When writing the gathered lines fails, what is left of them is
+// kept like the lines of failed Writes.
 func (s *Writer) flushLocked() error {
 	for len(s.pending) > 0 {
 		p := s.pending[0]
@@ -233,13 +307,54 @@ func (s *Writer) flushLocked() error {
 		s.pendingBytes -= n
 		if err != nil {
 			s.pending[0] = p[n:]
+			if len(s.batch) > 0 {
+				s.keepBatchLocked(0)
+			}
 			return err
 		}
 		s.pending[0] = nil
 		s.pending = s.pending[1:]
 	}
 	s.pending = nil
+	if len(s.batch) == 0 {
+		return nil
+	}
+	n, err := s.t.w.Write(s.batch)
+	if err != nil {
+		s.keepBatchLocked(n)
+		return err
+	}
+	s.batch = s.batch[:0]
+	if cap(s.batch) > 4*maxBatchBytes {
+		s.batch = nil // a burst of huge lines: let it go
+	}
 	return nil
+}
+
+// keepBatchLocked keeps the gathered lines from byte n on for a retry,
+// line by line: the rest of a line partly written always, whole lines
+// while they fit.
+func (s *Writer) keepBatchLocked(n int) {
+	rest := s.batch[n:]
+	first := true
+	for len(rest) > 0 {
+		end := len(rest)
+		if i := indexNewline(rest); i >= 0 {
+			end = i + 1
+		}
+		s.keepLocked(rest[:end], first && n > 0 && s.batch[n-1] != '\n')
+		rest, first = rest[end:], false
+	}
+	s.batch = s.batch[:0]
+}
+
+func indexNewline(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 // keepLocked keeps a copy of line for a retry. The rest of a line already
@@ -342,6 +457,9 @@ func (s *Writer) Run(ctx context.Context, interval time.Duration) {
 // reported in the error. Later writes go nowhere, and Reopen and Retry do
 // nothing.
 func (s *Writer) Close() error {
+	if s.flusher != nil {
+		s.flusher.Stop()
+	}
 	s.mu.Lock()
 	t := s.t
 	var errs []error

@@ -145,7 +145,8 @@ func Classify(method, path string, upgrade bool) Request {
 	if method == "HEAD" {
 		method = "GET"
 	}
-	segs := strings.Split(path, "/")
+	var buf [16]string // paths of up to 16 segments are split on the stack
+	segs := appendSplit(buf[:0], path)
 	for i := range compiled {
 		r := &compiled[i]
 		if !matchSegs(r.segs, segs) || !hasMethod(r.methods, method) {
@@ -161,6 +162,19 @@ func Classify(method, path string, upgrade bool) Request {
 		return req
 	}
 	return Request{Action: ActionClusterAdmin}
+}
+
+// appendSplit appends the parts of s between slashes to dst, as
+// strings.Split(s, "/") returns them.
+func appendSplit(dst []string, s string) []string {
+	for {
+		part, rest, more := strings.Cut(s, "/")
+		dst = append(dst, part)
+		if !more {
+			return dst
+		}
+		s = rest
+	}
 }
 
 func hasMethod(ms []string, m string) bool {

@@ -138,6 +138,10 @@ type exchange struct {
 	clusterLabel string
 	// ticket holds the request's abuse-limit slots until finish.
 	ticket limit.Ticket
+	// wroteAhead is set once the request, a mutation, had its write-ahead
+	// record: its response record is written out before the response
+	// completes, not gathered with others.
+	wroteAhead bool
 }
 
 // refuse answers a refusal the decision made.
@@ -290,6 +294,11 @@ func (x *exchange) finish(start time.Time) {
 	}
 	x.ticket.Release()
 	_ = x.g.audit.Write(ev) // the sink logs and counts a failure
+	if x.wroteAhead {
+		if f, ok := x.g.audit.(audit.Flusher); ok {
+			_ = f.Flush()
+		}
+	}
 	action := ev.Action
 	if action == "" {
 		action = "-"

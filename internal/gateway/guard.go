@@ -47,6 +47,7 @@ func (x *exchange) beforeForward(action authz.Action) bool {
 			}
 			x.ev.Reason += "; forwarded without write-ahead audit record"
 		}
+		x.wroteAhead = true
 	}
 	if isUpgrade(x.r) {
 		x.w.upgrades = &x.g.upgrades

@@ -47,6 +47,13 @@ type guardHarness struct {
 
 func newGuardHarness(t *testing.T, extra string) *guardHarness {
 	t.Helper()
+	return newGuardHarnessFlushing(t, extra, 0)
+}
+
+// newGuardHarnessFlushing is newGuardHarness with an audit sink that
+// gathers reads' lines for flush (0: written at once).
+func newGuardHarnessFlushing(t *testing.T, extra string, flush time.Duration) *guardHarness {
+	t.Helper()
 	gh := &guardHarness{log: &breakableLog{}}
 	rayA := &fakeRay{token: "cluster-a-token", jobs: map[string]map[string]string{}}
 	rayA.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +69,7 @@ func newGuardHarness(t *testing.T, extra string) *guardHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh.sink = audit.New(gh.log, audit.Options{Observer: h.m})
+	gh.sink = audit.New(gh.log, audit.Options{Observer: h.m, FlushInterval: flush})
 	h.g = New(h.m, slog.New(slog.NewTextHandler(io.Discard, nil)), gh.sink)
 	st, err := h.g.Build(cfg, nil)
 	if err != nil {
@@ -158,6 +165,41 @@ func TestWriteAheadBeforeForwarding(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d records for a read, want 1", n)
+	}
+}
+
+// TestGatheredAuditMutationsWrittenBeforeResponse: with an audit sink that
+// gathers lines, a read's record waits for the batch, but a mutation's
+// response record, like its write-ahead record, is written before its
+// response completes.
+func TestGatheredAuditMutationsWrittenBeforeResponse(t *testing.T) {
+	h := newGuardHarnessFlushing(t, "", time.Hour)
+	stages := func(rid string) string {
+		var out []string
+		for _, e := range h.audit.events(t) {
+			if e.RequestID == rid {
+				out = append(out, e.Stage)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	r := h.do(t, "alice", "GET", "/clusters/team-a/ray1/api/version", "")
+	readBody(t, r)
+	read := r.Header.Get(proxy.HeaderRequestID)
+	if got := stages(read); got != "" {
+		t.Fatalf("a read's record was written at once (%q): the sink does not gather", got)
+	}
+	r = h.do(t, "alice", "POST", "/clusters/team-a/ray1/api/jobs/", `{"entrypoint":"python run.py"}`)
+	readBody(t, r)
+	if r.StatusCode != 200 {
+		t.Fatalf("submit: %d", r.StatusCode)
+	}
+	if got := stages(r.Header.Get(proxy.HeaderRequestID)); got != "request,response" {
+		t.Fatalf("a submission's records when its response completed: %q, want request,response", got)
+	}
+	// The read gathered before it went out first.
+	if got := stages(read); got != "response" {
+		t.Fatalf("the earlier read's record: %q", got)
 	}
 }
 

@@ -48,6 +48,9 @@ type State struct {
 	// proxies are the proxies whose X-Forwarded-For names the client.
 	proxies realip.Trusted
 	limiter *limit.Limiter // nil: no abuse limits
+	// tokens is the verified-token cache, kept across reloads that leave
+	// authentication as it was.
+	tokens *authn.TokenCache
 }
 
 // KeySets returns the key sets to fetch at start: the OIDC issuers', by
@@ -97,8 +100,15 @@ func (g *Gateway) Build(cfg *config.Config, prev *State) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	tc := cfg.Authentication.TokenCache
-	bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
+	if prev != nil && prev.tokens != nil && reflect.DeepEqual(prev.Config.Authentication, cfg.Authentication) {
+		// The same issuers and claims: what was verified stays verified,
+		// and a reload costs no burst of signature verifications.
+		bearer.Cache = prev.tokens
+	} else {
+		tc := cfg.Authentication.TokenCache
+		bearer.Cache = authn.NewTokenCache(*tc.Size, tc.TTL.D())
+	}
+	st.tokens = bearer.Cache
 	st.Authn = authn.Chain{bearer}
 	if err := g.buildBrowser(st, prev, oidcVerifiers(bearer)); err != nil {
 		return nil, err

@@ -26,9 +26,11 @@ package httpguard
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +128,13 @@ type conn struct {
 	httpTimeout time.Time // the read deadline net/http asked for
 	phase       time.Time // the head or body deadline, zero if none
 	opaque      bool      // set by Hijacked
+	// armed is the read deadline set on the socket. A deadline asked for
+	// while no read is under way is only recorded, and set just before
+	// the next read blocks: net/http and the phases change the deadline
+	// several times per request, mostly between reads, and each change of
+	// a socket's deadline re-arms a runtime timer.
+	armed   time.Time
+	reading bool // a read of the socket is under way
 
 	pending *headBudget
 	charged atomic.Int64 // bytes of pending taken for buf
@@ -163,7 +172,7 @@ func (c *conn) Read(p []byte) (int, error) {
 				c.release()
 				return n, nil
 			}
-			return c.Conn.Read(p)
+			return c.readSocket(p)
 		case stateRefused:
 			return c.discard(p)
 		case stateBroken:
@@ -180,9 +189,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// readHead gathers the next head, using p as scratch space, and either
-// queues it for net/http or queues a stand-in. It returns only when out
-// holds bytes, or with an error.
+// readHead gathers the next head, reading with p (see readMore), and
+// either queues it for net/http or queues a stand-in. It returns only
+// when out holds bytes, or with an error.
 func (c *conn) readHead(p []byte) error {
 	for {
 		if len(c.in) > 0 {
@@ -200,13 +209,10 @@ func (c *conn) readHead(p []byte) error {
 				return nil
 			}
 		}
-		n, err := c.Conn.Read(p)
-		if n > 0 {
-			c.hold(p[:n])
-			if !c.charge(false) {
-				c.refuse(refuse(http.StatusServiceUnavailable, "server busy: too many request heads arriving at once").describe(c.in))
-				return nil
-			}
+		n, err := c.readMore(p)
+		if errors.Is(err, errBusy) || n > 0 && !c.charge(false) {
+			c.refuse(refuse(http.StatusServiceUnavailable, "server busy: too many request heads arriving at once").describe(c.in))
+			return nil
 		}
 		if err != nil && (n == 0 || !c.head.complete(c.in, c.lim)) {
 			return err
@@ -284,7 +290,7 @@ func (c *conn) refuse(ref *Refusal) {
 // until net/http closes the connection or stops the read.
 func (c *conn) discard(p []byte) (int, error) {
 	for {
-		if _, err := c.Conn.Read(p); err != nil {
+		if _, err := c.readSocket(p); err != nil {
 			return 0, err
 		}
 	}
@@ -324,7 +330,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 		c.in = c.in[n:]
 		c.release()
 	} else {
-		n, err = c.Conn.Read(p)
+		n, err = c.readSocket(p)
 	}
 	c.remain -= int64(n)
 	if c.remain == 0 {
@@ -340,7 +346,7 @@ func (c *conn) readChunked(p []byte) (int, error) {
 	fromIn := len(c.in) > 0
 	if fromIn {
 		n = copy(p, c.in)
-	} else if n, err = c.Conn.Read(p); n == 0 {
+	} else if n, err = c.readSocket(p); n == 0 {
 		return 0, err
 	}
 	k, done, serr := c.chunk.scan(p[:n])
@@ -361,6 +367,48 @@ func (c *conn) readChunked(p []byte) (int, error) {
 		c.endPhase()
 	}
 	return k, err
+}
+
+// minRead is the least room readMore reads into.
+const minRead = 512
+
+// errBusy is readMore's answer when the listener's head budget has no
+// room for the buffer to grow.
+var errBusy = errors.New("httpguard: too many request heads arriving at once")
+
+// readMore reads what the socket has onto the end of in and returns how
+// many bytes it read. A read into an empty in, with p of minRead bytes or
+// more (net/http's buffer), goes to p, so that no buffer is held while
+// the socket is quiet. Any other goes straight into the held buffer's
+// spare room: net/http's background read asks for one byte, and a head
+// read a byte at a time would cost a system call per byte. A buffer
+// grown for the read is charged to the head budget before the read
+// blocks (errBusy when there is no room). It is only called when out is
+// empty.
+func (c *conn) readMore(p []byte) (int, error) {
+	if len(c.in) == 0 && len(p) >= minRead {
+		n, err := c.readSocket(p)
+		if n > 0 {
+			c.hold(p[:n])
+		}
+		return n, err
+	}
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	buf := append((*c.buf)[:0], c.in...)
+	if cap(buf)-len(buf) < minRead {
+		buf = slices.Grow(buf, minRead)
+	}
+	c.in, *c.buf = buf, buf[:0]
+	if !c.charge(false) {
+		return 0, errBusy // before the read: a grown buffer must not wait uncounted
+	}
+	n, err := c.readSocket(buf[len(buf):cap(buf)])
+	c.in = buf[:len(buf)+n]
+	*c.buf = buf[:0]
+	c.release()
+	return n, err
 }
 
 // hold appends b to in, taking a pooled buffer if need be. It is only
@@ -437,12 +485,47 @@ func (c *conn) endPhase() {
 	_ = c.applyLocked()
 }
 
+// applyLocked puts the deadline in force on the socket at once when a
+// read is under way (net/http interrupts its background read that way);
+// otherwise readSocket sets it before the next read.
 func (c *conn) applyLocked() error {
+	if !c.reading {
+		return nil
+	}
+	return c.armLocked()
+}
+
+// armLocked sets the socket's read deadline to the earlier of net/http's
+// and the phase's, unless it is set already.
+func (c *conn) armLocked() error {
 	d := c.httpTimeout
 	if !c.phase.IsZero() && (d.IsZero() || c.phase.Before(d)) {
 		d = c.phase
 	}
-	return c.Conn.SetReadDeadline(d)
+	if d.Equal(c.armed) {
+		return nil
+	}
+	if err := c.Conn.SetReadDeadline(d); err != nil {
+		return err
+	}
+	c.armed = d
+	return nil
+}
+
+// readSocket reads from the connection with the deadline in force.
+func (c *conn) readSocket(p []byte) (int, error) {
+	c.mu.Lock()
+	err := c.armLocked()
+	c.reading = err == nil
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.reading = false
+	c.mu.Unlock()
+	return n, err
 }
 
 // Hijacked tells the guard that c was hijacked (a WebSocket upgrade was

@@ -252,6 +252,70 @@ func TestWithTLS(t *testing.T) {
 	}
 }
 
+// countingListener counts the read deadlines set on its connections.
+type countingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	reads int
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, l: l}, nil
+}
+
+func (l *countingListener) count() int { l.mu.Lock(); defer l.mu.Unlock(); return l.reads }
+
+type countingConn struct {
+	net.Conn
+	l *countingListener
+}
+
+func (c *countingConn) SetReadDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	c.l.reads++
+	c.l.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+// TestDeadlinesSetLazily: on a kept-alive connection with header and idle
+// timeouts, a request sets the socket's read deadline at most three times
+// (before the wait for the next request, before net/http's background
+// read, and to interrupt it), however often net/http and the guard change
+// their minds in between; the idle timeout still closes the connection.
+func TestDeadlinesSetLazily(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 300 * time.Millisecond,
+	}
+	go func() { _ = srv.Serve(NewListener(cl, wideLimits)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, br := dial(t, ln.Addr().String())
+	const requests = 50
+	for i := 0; i < requests; i++ {
+		_, _ = io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := readResponse(t, br); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	if n := cl.count(); n > 3*requests+3 {
+		t.Fatalf("%d read deadlines set for %d requests, want at most 3 each", n, requests)
+	}
+	start := time.Now()
+	expectClosed(t, c, br)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the idle connection was closed after %s, want about 300ms", d)
+	}
+}
+
 // TestPendingHeadBudget: heads that arrive slowly hold their bytes; once
 // all of them together would pass MaxPendingHeadBytes, the next one is
 // refused with 503 and its connection closed, while the others still
@@ -347,4 +411,43 @@ func TestPendingHeadBudget(t *testing.T) {
 	waitUsed("a new slow head", func(u int64) bool { return u > 0 })
 	c.Close()
 	waitUsed("after the client went away", func(u int64) bool { return u == 0 })
+}
+
+// watchedConn calls before ahead of every read of a scriptConn.
+type watchedConn struct {
+	scriptConn
+	before func()
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	c.before()
+	return c.scriptConn.Read(p)
+}
+
+// TestGrownBufferChargedBeforeRead: when a head outgrows the pooled
+// buffer, the growth is in the listener's budget before the guard waits
+// for the head's next bytes, so that heads which stop arriving never hold
+// memory the budget does not count.
+func TestGrownBufferChargedBeforeRead(t *testing.T) {
+	partial := "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 2*pooledCap)
+	budget := &headBudget{limit: 1 << 20}
+	var c *conn
+	var grown bool
+	wc := &watchedConn{scriptConn: scriptConn{data: []byte(partial), step: 1000}, before: func() {
+		if c.buf == nil {
+			return
+		}
+		growth := int64(cap(*c.buf) - pooledCap)
+		grown = grown || growth > 0
+		if used := budget.used.Load(); used < growth {
+			t.Fatalf("a read waits with a buffer %d bytes over the pooled size and %d bytes in the budget", growth, used)
+		}
+	}}
+	c = &conn{Conn: wc, lim: wideLimits, pending: budget}
+	if _, err := c.Read(make([]byte, 4096)); err != io.EOF {
+		t.Fatalf("read of a head cut short: %v", err)
+	}
+	if !grown {
+		t.Fatal("the buffer never grew: the test does not test anything")
+	}
 }

@@ -2,6 +2,7 @@ package httpguard
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 )
@@ -13,8 +14,8 @@ type Framing struct {
 	Length  int64
 }
 
-// headScanner finds the end of a request head in a growing buffer, byte
-// by byte, refusing a bare CR or LF and a head over the limits as soon as
+// headScanner finds the end of a request head in a growing buffer, line
+// by line, refusing a bare CR or LF and a head over the limits as soon as
 // it shows.
 type headScanner struct {
 	pos        int // next byte to look at
@@ -24,36 +25,45 @@ type headScanner struct {
 
 // scan looks at b (the head so far, from its first byte) from where it
 // stopped last time. It returns the head's length including the empty
-// line that ends it, or 0 when more bytes are needed.
+// line that ends it, or 0 when more bytes are needed. It jumps from one
+// line feed to the next (bytes.IndexByte), and looks for a carriage
+// return only in between: a CR must be the last byte before its LF.
 func (s *headScanner) scan(b []byte, lim Limits) (int, *Refusal) {
-	for ; s.pos < len(b); s.pos++ {
-		switch b[s.pos] {
-		case '\r':
-			if s.pos+1 == len(b) {
-				return 0, s.checkSize(b, lim) // wait for the next byte
-			}
-			if b[s.pos+1] != '\n' {
-				return 0, refuse(http.StatusBadRequest, "bare CR in the request head")
-			}
-		case '\n':
-			if s.pos == 0 || b[s.pos-1] != '\r' {
-				return 0, refuse(http.StatusBadRequest, "bare LF in the request head")
-			}
-			lineLen := s.pos - 1 - s.lineStart
-			if s.reqLineEnd == 0 {
-				if lineLen == 0 {
-					return 0, refuse(http.StatusBadRequest, "empty request line")
-				}
-				s.reqLineEnd = s.pos - 1
-			} else if lineLen == 0 {
-				s.pos++
-				if r := s.checkSize(b[:s.pos], lim); r != nil {
-					return 0, r
-				}
-				return s.pos, nil
-			}
-			s.lineStart = s.pos + 1
+	for s.pos < len(b) {
+		seg := b[s.pos:]
+		lf := bytes.IndexByte(seg, '\n')
+		if lf >= 0 {
+			seg = seg[:lf]
 		}
+		if cr := bytes.IndexByte(seg, '\r'); cr >= 0 && (lf < 0 || cr != lf-1) {
+			if lf < 0 && cr == len(seg)-1 {
+				s.pos += cr
+				return 0, s.checkSize(b, lim) // wait for the byte after the CR
+			}
+			return 0, refuse(http.StatusBadRequest, "bare CR in the request head")
+		}
+		if lf < 0 {
+			s.pos = len(b)
+			break
+		}
+		s.pos += lf
+		if s.pos == 0 || b[s.pos-1] != '\r' {
+			return 0, refuse(http.StatusBadRequest, "bare LF in the request head")
+		}
+		lineLen := s.pos - 1 - s.lineStart
+		s.pos++
+		if s.reqLineEnd == 0 {
+			if lineLen == 0 {
+				return 0, refuse(http.StatusBadRequest, "empty request line")
+			}
+			s.reqLineEnd = s.pos - 2
+		} else if lineLen == 0 {
+			if r := s.checkSize(b[:s.pos], lim); r != nil {
+				return 0, r
+			}
+			return s.pos, nil
+		}
+		s.lineStart = s.pos
 	}
 	return 0, s.checkSize(b, lim)
 }
@@ -216,12 +226,45 @@ func parseField(line []byte) (name, value []byte, r *Refusal) {
 		return nil, nil, refuse(http.StatusBadRequest, "malformed header field name")
 	}
 	value = line[colon+1:]
-	for _, c := range value {
+	if !noControl(value) {
+		return nil, nil, refuse(http.StatusBadRequest, "control character in a header value")
+	}
+	return line[:colon], trimOWS(value), nil
+}
+
+// noControl reports whether v holds no control character other than HTAB
+// (DEL counts as one). It looks at eight bytes at a time while none of
+// them can be one, and at each byte from the first word that may hold one
+// (a tab, too) on.
+func noControl(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		del := x ^ 0x7f*ones
+		// A byte below 0x20, or a byte equal to 0x7f, sets its high bit
+		// (the classic "has less" and "has zero" word tests).
+		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs != 0 {
+			break
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return nil, nil, refuse(http.StatusBadRequest, "control character in a header value")
+			return false
 		}
 	}
-	return line[:colon], bytes.Trim(value, " \t"), nil
+	return true
+}
+
+// trimOWS drops the spaces and tabs around v.
+func trimOWS(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // maxLengthDigits bounds a Content-Length: 18 digits fit an int64.

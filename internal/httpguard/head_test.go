@@ -103,13 +103,11 @@ func TestScanHead(t *testing.T) {
 		{"endless headers", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 300), 0, 431, "request headers over 256 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Feed byte by byte: the answer must not depend on how the
-			// bytes arrive.
-			var s headScanner
-			var end int
-			var ref *Refusal
-			for i := 1; i <= len(tc.in) && end == 0 && ref == nil; i++ {
-				end, ref = s.scan([]byte(tc.in[:i]), testLimits)
+			// Fed byte by byte or whole: the answer must not depend on how
+			// the bytes arrive.
+			end, ref := scanInSteps([]byte(tc.in), 1)
+			if wEnd, wRef := scanInSteps([]byte(tc.in), len(tc.in)); wEnd != end || !sameRefusal(wRef, ref) {
+				t.Fatalf("whole: end %d refusal %+v; byte by byte: end %d refusal %+v", wEnd, wRef, end, ref)
 			}
 			if tc.status != 0 {
 				if ref == nil || ref.Status != tc.status || ref.Reason != tc.reason {
@@ -122,6 +120,72 @@ func TestScanHead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scanInSteps scans in as it would arrive in pieces of step bytes.
+func scanInSteps(in []byte, step int) (int, *Refusal) {
+	var s headScanner
+	for i := min(step, len(in)); ; i = min(i+step, len(in)) {
+		if end, ref := s.scan(in[:i], testLimits); end != 0 || ref != nil || i == len(in) {
+			return end, ref
+		}
+	}
+}
+
+func sameRefusal(a, b *Refusal) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Status == b.Status && a.Reason == b.Reason)
+}
+
+func sizeRefusal(r *Refusal) bool {
+	return r != nil && (r.Status == http.StatusRequestURITooLong || r.Status == http.StatusRequestHeaderFieldsTooLarge)
+}
+
+// FuzzScanHead checks the head scanner on any bytes, arriving in pieces of
+// any size: the answer does not depend on the pieces (but for when a
+// size limit shows); a head it finds ends
+// at the first empty line, with every line ended by CRLF and no CR or LF
+// elsewhere; a bare CR or LF it refuses is there; and when it waits for
+// more, no head has ended yet.
+func FuzzScanHead(f *testing.F) {
+	for _, tc := range headCases {
+		f.Add(tc.head, uint8(1))
+	}
+	f.Add("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", uint8(5))
+	f.Add("GET / HTTP/1.1\rHost: x\r\n\r\n", uint8(15))
+	f.Fuzz(func(t *testing.T, in string, step uint8) {
+		b := []byte(in)
+		end, ref := scanInSteps(b, len(b))
+		// Sizes are checked where the scanner waits for more, so a head
+		// over a limit may be refused early or late (or, whole, be left
+		// to CheckHead), depending on where pieces end.
+		pEnd, pRef := scanInSteps(b, int(step)+1)
+		if !sizeRefusal(pRef) && !sizeRefusal(ref) && (pEnd != end || !sameRefusal(pRef, ref)) {
+			t.Fatalf("whole: end %d refusal %+v; in pieces of %d: end %d refusal %+v", end, ref, int(step)+1, pEnd, pRef)
+		}
+		crlfOnly := func(b []byte) bool {
+			n := bytes.Count(b, crlf)
+			return bytes.Count(b, []byte("\r")) == n && bytes.Count(b, []byte("\n")) == n
+		}
+		switch {
+		case end > 0:
+			head := b[:end]
+			if !crlfOnly(head) || bytes.Index(head, []byte("\r\n\r\n")) != end-4 || bytes.HasPrefix(head, crlf) {
+				t.Fatalf("found a head of %d bytes in %q", end, b)
+			}
+		case ref == nil:
+			if bytes.Contains(b, []byte("\r\n\r\n")) || !crlfOnly(bytes.TrimSuffix(b, []byte("\r"))) {
+				t.Fatalf("waits for more after %q", b)
+			}
+		case ref.Reason == "bare CR in the request head":
+			if bytes.Count(bytes.TrimSuffix(b, []byte("\r")), []byte("\r")) == bytes.Count(b, crlf) {
+				t.Fatalf("refused a bare CR in %q", b)
+			}
+		case ref.Reason == "bare LF in the request head":
+			if bytes.Count(b, []byte("\n")) == bytes.Count(b, crlf) {
+				t.Fatalf("refused a bare LF in %q", b)
+			}
+		}
+	})
 }
 
 // FuzzCheckHead checks that a head the guard accepts is read by net/http
@@ -158,6 +222,46 @@ func FuzzCheckHead(f *testing.F) {
 		}
 		if bytes.Contains([]byte(head), []byte("\r\n ")) || bytes.Contains([]byte(head), []byte("\r\n\t")) {
 			t.Fatal("accepted obs-fold")
+		}
+	})
+}
+
+// controlFree is noControl's definition, a byte at a time.
+func controlFree(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// TestNoControl puts every byte value at every place of values of every
+// length up to three words, among ordinary bytes (and high ones, which
+// header values may hold): noControl answers as controlFree does.
+func TestNoControl(t *testing.T) {
+	for _, fill := range []byte{'a', 0x80, 0xff, ' ', '\t'} {
+		for n := 1; n <= 24; n++ {
+			v := bytes.Repeat([]byte{fill}, n)
+			for i := 0; i < n; i++ {
+				for c := 0; c < 256; c++ {
+					v[i] = byte(c)
+					if got, want := noControl(v), controlFree(v); got != want {
+						t.Fatalf("noControl(%q) = %v, want %v", v, got, want)
+					}
+				}
+				v[i] = fill
+			}
+		}
+	}
+}
+
+func FuzzNoControl(f *testing.F) {
+	f.Add([]byte("Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln"))
+	f.Add([]byte("a\tb\x7fcdefghijk\x1f"))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if got, want := noControl(v), controlFree(v); got != want {
+			t.Fatalf("noControl(%q) = %v, want %v", v, got, want)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -60,9 +61,14 @@ func readRequests(r io.Reader) []seen {
 }
 
 // guarded reads stream through a guarded connection that receives it in
-// pieces of step bytes.
-func guarded(stream []byte, step int) []seen {
-	return readRequests(&conn{Conn: &scriptConn{data: stream, step: step}, lim: testLimits})
+// pieces of step bytes. With oneByte, every read of the guarded
+// connection asks for one byte, as net/http's background read does.
+func guarded(stream []byte, step int, oneByte bool) []seen {
+	var r io.Reader = &conn{Conn: &scriptConn{data: stream, step: step}, lim: testLimits}
+	if oneByte {
+		r = iotest.OneByteReader(r)
+	}
+	return readRequests(r)
 }
 
 var streamCases = []struct {
@@ -85,9 +91,14 @@ var streamCases = []struct {
 func TestStream(t *testing.T) {
 	for _, tc := range streamCases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, step := range []int{1, 7, 4096} {
+			for _, step := range []int{1, 7, 4096, -1} {
 				var got []string
-				for _, s := range guarded([]byte(tc.stream), step) {
+				// step -1: the whole stream at once, read a byte at a time.
+				oneByte := step < 0
+				if oneByte {
+					step = 1 << 20
+				}
+				for _, s := range guarded([]byte(tc.stream), step, oneByte) {
 					if s.method == refusedMethod {
 						got = append(got, "refused")
 						continue
@@ -108,7 +119,7 @@ func TestStream(t *testing.T) {
 }
 
 func TestStandInCarriesTheRefusal(t *testing.T) {
-	reqs := guarded([]byte("POST /clusters/a/b/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 4096)
+	reqs := guarded([]byte("POST /clusters/a/b/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 4096, false)
 	if len(reqs) != 1 {
 		t.Fatalf("read %v", reqs)
 	}
@@ -147,7 +158,8 @@ func TestEscape(t *testing.T) {
 }
 
 // FuzzStream checks the guard against net/http on any stream of bytes,
-// delivered in any piece size: what net/http reads through the guard is
+// delivered in any piece size and read in pieces of any size (the high
+// bit of step: a byte at a time): what net/http reads through the guard is
 // exactly what it reads from the raw stream, request for request, up to
 // the first request the guard refuses, which becomes one stand-in, the
 // last thing read. So the guard never changes where a request starts or
@@ -160,7 +172,7 @@ func FuzzStream(f *testing.F) {
 		f.Add(tc.head, uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, stream string, step uint8) {
-		got := guarded([]byte(stream), int(step%64)+1)
+		got := guarded([]byte(stream), int(step%64)+1, step&0x80 != 0)
 		raw := readRequests(bytes.NewReader([]byte(stream)))
 		for i, s := range got {
 			if s.method == refusedMethod {
@@ -188,5 +200,43 @@ func TestBodyErrorIsFinal(t *testing.T) {
 	}
 	if _, err := c.Read(make([]byte, 10)); !errors.Is(err, errChunked) {
 		t.Fatalf("read after a broken body: %v", err)
+	}
+}
+
+// countingReads counts the reads of a scriptConn.
+type countingReads struct {
+	scriptConn
+	reads int
+}
+
+func (c *countingReads) Read(p []byte) (int, error) {
+	c.reads++
+	return c.scriptConn.Read(p)
+}
+
+// TestSmallReadsReadTheSocketInBulk: net/http's background read asks for
+// one byte; the guard still reads a head that has arrived whole with one
+// read of the socket, not one per byte, and holds no buffer once it has
+// handed the head over.
+func TestSmallReadsReadTheSocketInBulk(t *testing.T) {
+	sc := &countingReads{scriptConn: scriptConn{data: benchHead, step: 1 << 20}}
+	c := &conn{Conn: sc, lim: wideLimits}
+	got := make([]byte, 0, len(benchHead))
+	b := make([]byte, 1)
+	for len(got) < len(benchHead) {
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		got = append(got, b[:n]...)
+	}
+	if !bytes.Equal(got, benchHead) {
+		t.Fatalf("read %q", got)
+	}
+	if sc.reads != 1 {
+		t.Fatalf("%d reads of the socket for a %d-byte head read a byte at a time, want 1", sc.reads, len(benchHead))
+	}
+	if c.buf != nil {
+		t.Fatal("a buffer is held after the head was handed over")
 	}
 }

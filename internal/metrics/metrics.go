@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,25 @@ type Metrics struct {
 	auditErrors    prometheus.Counter
 	rel            reliability
 	kube           kubernetes
+
+	// bound caches the request series per label set, so a request costs
+	// a map lookup instead of hashing its labels into the vectors.
+	boundMu   sync.RWMutex
+	bound     map[requestLabels]*requestSeries
+	cacheHit  prometheus.Counter
+	cacheMiss prometheus.Counter
+}
+
+// requestLabels are the labels of one request series.
+type requestLabels struct {
+	cluster, action, decision string
+	status                    int
+}
+
+// requestSeries are the collectors a request with given labels updates.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New registers raygate's collectors, plus Go runtime and process metrics,
@@ -84,6 +104,9 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.kube = newKubernetes()
 	m.registry.MustRegister(m.kube.collectors()...)
+	m.bound = map[requestLabels]*requestSeries{}
+	m.cacheHit = m.tokenCache.WithLabelValues("hit")
+	m.cacheMiss = m.tokenCache.WithLabelValues("miss")
 	return m
 }
 
@@ -94,8 +117,31 @@ func (m *Metrics) Handler() http.Handler {
 
 // Request records a finished request.
 func (m *Metrics) Request(cluster, action, decision string, status int, d time.Duration) {
-	m.requests.WithLabelValues(cluster, action, decision, statusLabel(status)).Inc()
-	m.duration.WithLabelValues(cluster, action).Observe(d.Seconds())
+	s := m.series(requestLabels{cluster: cluster, action: action, decision: decision, status: status})
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// series returns the collectors of a label set, bound on first use. The
+// label values are bounded by the config (clusters), the action table,
+// two decisions and the status codes, as the series themselves are.
+func (m *Metrics) series(k requestLabels) *requestSeries {
+	m.boundMu.RLock()
+	s := m.bound[k]
+	m.boundMu.RUnlock()
+	if s != nil {
+		return s
+	}
+	m.boundMu.Lock()
+	defer m.boundMu.Unlock()
+	if s = m.bound[k]; s == nil {
+		s = &requestSeries{
+			count:    m.requests.WithLabelValues(k.cluster, k.action, k.decision, statusLabel(k.status)),
+			duration: m.duration.WithLabelValues(k.cluster, k.action),
+		}
+		m.bound[k] = s
+	}
+	return s
 }
 
 // statusLabels are the status codes as label values, made once.
@@ -137,10 +183,10 @@ func (m *Metrics) Reload(ok bool) {
 // TokenCacheResult implements authn.Observer.
 func (m *Metrics) TokenCacheResult(hit bool) {
 	if hit {
-		m.tokenCache.WithLabelValues("hit").Inc()
+		m.cacheHit.Inc()
 		return
 	}
-	m.tokenCache.WithLabelValues("miss").Inc()
+	m.cacheMiss.Inc()
 }
 
 // KeySetFetch implements authn.Observer.

@@ -88,7 +88,38 @@ func normalizeHeaderName(k string) string {
 // IsIdentityHeader reports whether a client-sent header named k must be
 // removed before the request reaches Ray.
 func IsIdentityHeader(k string) bool {
-	n := normalizeHeaderName(k)
+	// Header names are ASCII tokens: fold them into a buffer on the stack.
+	// Anything else takes the general path, with Unicode case folding.
+	var buf [64]byte
+	if len(k) > len(buf) {
+		return isIdentityName(normalizeHeaderName(k))
+	}
+	n := buf[:len(k)]
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 0x80:
+			return isIdentityName(normalizeHeaderName(k))
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		n[i] = c
+	}
+	if identityHeaders[string(n)] { // no copy: a map index by converted bytes
+		return true
+	}
+	for _, p := range identityPrefixes {
+		if len(n) >= len(p) && string(n[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdentityName is IsIdentityHeader of a normalized name.
+func isIdentityName(n string) bool {
 	if identityHeaders[n] {
 		return true
 	}

@@ -18,6 +18,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/raygate/raygate/internal/config"
@@ -138,10 +139,35 @@ func New(transport http.RoundTripper, log *slog.Logger, onError func(cluster, ki
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Copy buffers are reused: without a pool ReverseProxy allocates
+		// 32 KiB per response, most of what a proxied request allocates,
+		// and the garbage collector runs that much more often.
+		BufferPool: copyBuffers,
 		// FlushInterval 0: responses without a length (log streams) and
 		// text/event-stream are flushed as they arrive.
 	}
 	return p
+}
+
+// copyBufferSize is the size of the buffers responses are copied through,
+// ReverseProxy's own default.
+const copyBufferSize = 32 << 10
+
+// bufferPool is an httputil.BufferPool over a sync.Pool of arrays (a
+// pointer to an array goes in and out of the pool without allocating).
+type bufferPool struct{ p sync.Pool }
+
+var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
+
+// Get returns a buffer of copyBufferSize bytes.
+func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[copyBufferSize]byte)[:] }
+
+// Put returns b to the pool; buffers of another size are dropped.
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) < copyBufferSize {
+		return
+	}
+	bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 }
 
 // ServeHTTP forwards r, which must carry a *Call in its context.
@@ -170,12 +196,44 @@ func rewrite(pr *httputil.ProxyRequest) {
 	out.Host = up.Host
 	StripClientHeaders(out.Header)
 	pr.SetXForwarded()
-	SetIdentityHeaders(out.Header, c.Identity, c.RequestID)
+	f := fields{h: out.Header, vals: make([]string, 0, 6)}
+	f.setIdentity(c.Identity, c.RequestID)
 	if tok := rayToken(c.Cluster, c.RayToken); tok != "" {
-		out.Header.Set(HeaderRayAuth, "Bearer "+tok)
+		f.set(HeaderRayAuth, "Bearer "+tok)
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // do not add Go's default
+		f.set("User-Agent", "") // do not add Go's default
+	}
+}
+
+// fields sets header fields whose values share one array, each value a
+// slice of its own that holds only it (so that a value appended to one
+// field never lands in another's): one allocation for all of them
+// instead of one per field. Keys are in canonical form.
+type fields struct {
+	h    http.Header
+	vals []string
+}
+
+func (f *fields) set(key, value string) {
+	f.vals = append(f.vals, value)
+	n := len(f.vals)
+	f.h[key] = f.vals[n-1 : n : n]
+}
+
+// setIdentity states the caller's identity and the request's id.
+func (f *fields) setIdentity(id *identity.Identity, requestID string) {
+	if id != nil {
+		f.set(HeaderUser, id.User)
+		if strings.Contains(id.User, "@") {
+			f.set(HeaderEmail, id.User)
+		}
+		if len(id.Groups) > 0 {
+			f.set(HeaderGroups, strings.Join(id.Groups, ","))
+		}
+	}
+	if requestID != "" {
+		f.set(HeaderRequestID, requestID)
 	}
 }
 
@@ -209,18 +267,8 @@ func (p *Proxy) Send(ctx context.Context, c *route.Cluster, method, rest string)
 
 // SetIdentityHeaders states the caller's identity to the upstream.
 func SetIdentityHeaders(h http.Header, id *identity.Identity, requestID string) {
-	if id != nil {
-		h.Set(HeaderUser, id.User)
-		if strings.Contains(id.User, "@") {
-			h.Set(HeaderEmail, id.User)
-		}
-		if len(id.Groups) > 0 {
-			h.Set(HeaderGroups, strings.Join(id.Groups, ","))
-		}
-	}
-	if requestID != "" {
-		h.Set(HeaderRequestID, requestID)
-	}
+	f := fields{h: h, vals: make([]string, 0, 4)}
+	f.setIdentity(id, requestID)
 }
 
 func joinURLPath(base, rest string) string {

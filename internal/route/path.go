@@ -77,17 +77,20 @@ func CheckPath(escaped string) error {
 			return err
 		}
 	}
-	segs := strings.Split(escaped[1:], "/")
-	for i, s := range segs {
-		if s == "" && i != len(segs)-1 {
+	for rest := escaped[1:]; ; {
+		seg, after, more := strings.Cut(rest, "/")
+		if seg == "" && more {
 			return pathErr("empty path segment")
 		}
-		base, _, _ := strings.Cut(s, ";")
+		base, _, _ := strings.Cut(seg, ";")
 		if base == "." || base == ".." {
 			return pathErr("dot segment")
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // checkText refuses a path whose bytes, once percent-decoded, are not
@@ -154,7 +157,7 @@ func Split(escaped string) (t Target, ok bool) {
 	}
 	t = Target{Namespace: ns, Name: name}
 	if hasRest {
-		t.RawRest = "/" + rawRest
+		t.RawRest = escaped[len(escaped)-len(rawRest)-1:] // "/" + rawRest, without a copy
 		dec, err := url.PathUnescape(t.RawRest)
 		if err != nil {
 			return Target{}, false

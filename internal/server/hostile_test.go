@@ -142,18 +142,24 @@ func raw(t *testing.T, addr, req string, waitClose bool) (*http.Response, string
 	return resp, string(body), err != nil && !(timeout && ne.Timeout())
 }
 
-func (g *gatewayUnderTest) lastAudit(t *testing.T) map[string]any {
+// auditOf waits for the audit line of the request resp answers (reads'
+// lines are written in batches a few milliseconds apart) and returns it.
+func (g *gatewayUnderTest) auditOf(t *testing.T, resp *http.Response) map[string]any {
 	t.Helper()
-	var ev map[string]any
-	for i := 0; i < 50; i++ {
-		b, _ := os.ReadFile(g.auditPath)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err == nil {
-			return ev
-		}
-		time.Sleep(20 * time.Millisecond)
+	rid := resp.Header.Get("X-Request-Id")
+	if rid == "" {
+		t.Fatal("the answer has no X-Request-Id")
 	}
-	t.Fatal("no audit line")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(g.auditPath)
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var ev map[string]any
+			if json.Unmarshal([]byte(line), &ev) == nil && ev["request_id"] == rid {
+				return ev
+			}
+		}
+	}
+	t.Fatalf("no audit line for request %s", rid)
 	return nil
 }
 
@@ -204,7 +210,7 @@ func TestHostileRequests(t *testing.T) {
 			if tc.status == 405 && resp.Header.Get("Allow") == "" {
 				t.Fatal("405 without Allow")
 			}
-			if ev := g.lastAudit(t); ev["reason"] != tc.reason || ev["decision"] != "deny" {
+			if ev := g.auditOf(t, resp); ev["reason"] != tc.reason || ev["decision"] != "deny" {
 				t.Fatalf("audit %v, want reason %q", ev, tc.reason)
 			}
 			if after := up.seen(); len(after) != before {
@@ -224,7 +230,7 @@ func TestHostDoesNotSelectTheCluster(t *testing.T) {
 		"GET /clusters/team-a/ray1/api/version HTTP/1.1\r\nHost: team-b.ray1\r\nX-Forwarded-Host: team-b\r\n" + auth + "\r\n",
 	} {
 		resp, body, _ := raw(t, g.addr, req, false)
-		if ev := g.lastAudit(t); resp.StatusCode != 200 || ev["cluster"] != "team-a/ray1" {
+		if ev := g.auditOf(t, resp); resp.StatusCode != 200 || ev["cluster"] != "team-a/ray1" {
 			t.Fatalf("%q: %d %s, audit cluster %v", req, resp.StatusCode, body, ev["cluster"])
 		}
 	}
@@ -277,13 +283,13 @@ func TestTrustedProxies(t *testing.T) {
 	xff := "X-Forwarded-For: 203.0.113.7, 198.51.100.23\r\n"
 	req := "GET /clusters/team-a/ray1/api/version HTTP/1.1\r\nHost: gw\r\n" + auth + xff + "\r\n"
 	g := runGateway(t, up, "")
-	raw(t, g.addr, req, false)
-	if got := g.lastAudit(t)["remote_addr"].(string); !strings.HasPrefix(got, "127.0.0.1:") {
+	resp, _, _ := raw(t, g.addr, req, false)
+	if got := g.auditOf(t, resp)["remote_addr"].(string); !strings.HasPrefix(got, "127.0.0.1:") {
 		t.Fatalf("without trusted proxies remote_addr = %q, want the peer", got)
 	}
 	g = runGateway(t, up, "server: {trustedProxies: [127.0.0.0/8]}\n")
-	raw(t, g.addr, req, false)
-	if got := g.lastAudit(t)["remote_addr"]; got != "198.51.100.23" {
+	resp, _, _ = raw(t, g.addr, req, false)
+	if got := g.auditOf(t, resp)["remote_addr"]; got != "198.51.100.23" {
 		t.Fatalf("behind a trusted proxy remote_addr = %v, want 198.51.100.23", got)
 	}
 }
@@ -320,7 +326,7 @@ func TestSlowHeadsOverTheBudget(t *testing.T) {
 		if attempt < 2 {
 			t.Fatalf("refused after %d pending heads; the budget holds two", attempt)
 		}
-		if ev := g.lastAudit(t); ev["reason"] != "server busy: too many request heads arriving at once" || ev["decision"] != "deny" {
+		if ev := g.auditOf(t, resp); ev["reason"] != "server busy: too many request heads arriving at once" || ev["decision"] != "deny" {
 			t.Fatalf("audit %v", ev)
 		}
 		if n := len(up.seen()); n != 0 {

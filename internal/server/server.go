@@ -48,7 +48,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, opts Options) err
 	}
 	tuneGC()
 	m := metrics.New()
-	sink, err := audit.Open(cfg.Audit.File, audit.Options{Log: logger, Observer: m})
+	sink, err := audit.Open(cfg.Audit.File, audit.Options{Log: logger, Observer: m, FlushInterval: audit.DefaultFlushInterval})
 	if err != nil {
 		return err
 	}

@@ -227,6 +227,8 @@ func checkDashboardRequests(t *testing.T, s *harness.Stack, log []harness.Exchan
 			t.Errorf("the dashboard never requested %s; it requested %v", want, keys(seen))
 		}
 	}
+	// Reads' audit lines are written in batches a few milliseconds apart.
+	time.Sleep(100 * time.Millisecond)
 	b, _ := os.ReadFile(s.Gateway.AuditPath)
 	for _, line := range strings.Split(string(b[auditMark:]), "\n") {
 		var e struct{ User, Path, Decision, Reason string }

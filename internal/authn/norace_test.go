@@ -1,0 +1,6 @@
+//go:build !race
+
+package authn
+
+// raceEnabled skips the longest tests under the race detector.
+const raceEnabled = false
