@@ -34,7 +34,7 @@ func refuse(reason string) error { return &Error{Reason: reason} }
 // request's method, h its header.
 func CheckWebSocket(method string, h http.Header) error {
 	up := h.Values("Upgrade")
-	if len(up) != 1 || !strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+	if len(up) != 1 || !strings.EqualFold(trimOWS(up[0]), "websocket") {
 		return refuse("the only upgrade accepted is one Upgrade: websocket")
 	}
 	if method != http.MethodGet {
@@ -47,10 +47,12 @@ func CheckWebSocket(method string, h http.Header) error {
 	if len(keys) != 1 {
 		return refuse("a WebSocket handshake must have one Sec-WebSocket-Key")
 	}
-	if k, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(k) != 16 {
+	// 24 characters exactly: Go's decoder skips CR and LF, which are no
+	// part of a key.
+	if k, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(k) != 16 || len(keys[0]) != 24 {
 		return refuse("Sec-WebSocket-Key is not the base64 of 16 bytes")
 	}
-	if v := h.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+	if v := h.Values("Sec-WebSocket-Version"); len(v) != 1 || trimOWS(v[0]) != "13" {
 		return refuse("a WebSocket handshake must have Sec-WebSocket-Version: 13")
 	}
 	return nil
@@ -61,10 +63,14 @@ func CheckWebSocket(method string, h http.Header) error {
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
 		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
+			if strings.EqualFold(trimOWS(t), token) {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// trimOWS removes HTTP's optional whitespace (spaces and horizontal tabs,
+// RFC 9110 §5.6.3) around a value, and nothing else.
+func trimOWS(s string) string { return strings.Trim(s, " \t") }

@@ -38,6 +38,9 @@ func TestCheckWebSocket(t *testing.T) {
 		{"key not base64", "GET", []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "not base64 at all!!!!!!", "Sec-WebSocket-Version", "13"}, "Sec-WebSocket-Key is not the base64 of 16 bytes"},
 		{"version 8", "GET", []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "8"}, "a WebSocket handshake must have Sec-WebSocket-Version: 13"},
 		{"no version", "GET", []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, "a WebSocket handshake must have Sec-WebSocket-Version: 13"},
+		{"version after a line feed", "GET", []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "\n13"}, "a WebSocket handshake must have Sec-WebSocket-Version: 13"},
+		{"key with a line feed", "GET", []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBs\nZSBub25jZQ==", "Sec-WebSocket-Version", "13"}, "Sec-WebSocket-Key is not the base64 of 16 bytes"},
+		{"upgrade after a vertical tab", "GET", []string{"Upgrade", "\vwebsocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "13"}, "the only upgrade accepted is one Upgrade: websocket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckWebSocket(tc.method, header(tc.hdr...))
