@@ -9,7 +9,7 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh unit       static checks and unit tests only
-#   scripts/test.sh fuzz       every fuzz target for RAYGATE_FUZZTIME (default 4s) each
+#   scripts/test.sh fuzz       every fuzz target for RAYGATE_FUZZTIME (default 3s) each
 #   scripts/test.sh e2e        end-to-end tests only
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,7 +63,7 @@ run_unit() {
 # testdata/fuzz/<target>/ (so the unit tests replay it) and copied to
 # $artifacts/fuzz/, with the target's log.
 run_fuzz() {
-  local fuzztime="${RAYGATE_FUZZTIME:-4s}" out="$artifacts/fuzz" failed=0 pkg name line t0 log execs
+  local fuzztime="${RAYGATE_FUZZTIME:-3s}" out="$artifacts/fuzz" failed=0 pkg name line t0 log execs
   step "fuzzing each target for $fuzztime (logs in $out)"
   rm -rf "$out" && mkdir -p "$out"
   local targets
