@@ -59,10 +59,11 @@ type Event struct {
 // Sink receives audit events. Write is the cheap path every request takes
 // (an implementation may buffer it, see Flusher); WriteDurable is the write-ahead path of
 // mutating requests and must not return before the event is on stable
-// storage.
+// storage. Neither keeps e once it returns (callers reuse it); what a sink
+// keeps is its own copy or encoding.
 type Sink interface {
 	// Write records e. An error means e is not written yet; the sink may
-	// keep it and retry.
+	// keep its encoding and retry.
 	Write(e *Event) error
 	// WriteDurable records e and returns once it is durably stored. An
 	// error means it may not be, and the caller must not act as if it were.

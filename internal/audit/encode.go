@@ -70,10 +70,12 @@ func appendEvent(b []byte, e *Event) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// plainJSON marks the ASCII bytes a JSON string holds as they are.
-var plainJSON = func() (t [utf8.RuneSelf]bool) {
+// plainJSON is 1 for the ASCII bytes a JSON string holds as they are.
+var plainJSON = func() (t [256]uint8) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
+		if c != '"' && c != '\\' {
+			t[c] = 1
+		}
 	}
 	return t
 }()
@@ -81,11 +83,20 @@ var plainJSON = func() (t [utf8.RuneSelf]bool) {
 // appendString appends s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Most of what an audit line holds needs no escaping: it is skipped
+	// eight bytes at a time, without a branch per byte, and copied whole.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if plainJSON[s[i]]&plainJSON[s[i+1]]&plainJSON[s[i+2]]&plainJSON[s[i+3]]&
+			plainJSON[s[i+4]]&plainJSON[s[i+5]]&plainJSON[s[i+6]]&plainJSON[s[i+7]] == 0 {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if plainJSON[c] {
+			if plainJSON[c] != 0 {
 				i++
 				continue
 			}

@@ -23,6 +23,20 @@ const MaxTokenLength = 16 << 10
 // for more than one header, another scheme, or a token that is empty, too
 // long or outside RFC 6750's token characters.
 func ParseBearer(values []string) (string, error) {
+	tok, err := splitBearer(values)
+	if err == nil && !isToken68(tok) {
+		return "", errTokenChars()
+	}
+	return tok, err
+}
+
+// errTokenChars refuses a bearer token outside RFC 6750's characters.
+func errTokenChars() *Failure {
+	return fail(ReasonMalformed, "bearer token has invalid characters", nil)
+}
+
+// splitBearer is ParseBearer without the check of the token's characters.
+func splitBearer(values []string) (string, error) {
 	switch len(values) {
 	case 0:
 		return "", ErrNoCredential
@@ -40,9 +54,6 @@ func ParseBearer(values []string) (string, error) {
 	}
 	if len(tok) > MaxTokenLength {
 		return "", fail(ReasonMalformed, "bearer token too long", nil)
-	}
-	if !isToken68(tok) {
-		return "", fail(ReasonMalformed, "bearer token has invalid characters", nil)
 	}
 	return tok, nil
 }
@@ -161,24 +172,39 @@ var _ Authenticator = (*Bearer)(nil)
 
 // Authenticate implements Authenticator.
 func (b *Bearer) Authenticate(ctx context.Context, r *http.Request) (*identity.Identity, error) {
-	tok, err := ParseBearer(r.Header.Values("Authorization"))
+	tok, err := splitBearer(r.Header.Values("Authorization"))
 	if err != nil {
 		return nil, err
 	}
-	if !looksLikeJWT(tok) {
+	jwt := looksLikeJWT(tok)
+	var (
+		now time.Time
+		key [sha256.Size]byte
+	)
+	if jwt {
+		now = b.now()
+		// The token's bytes are only read by the hash: no copy of the token.
+		key = sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
+		// The cache holds only tokens that passed every check below, by
+		// the SHA-256 of their bytes: a hit is those very bytes, checked
+		// already, and skips the check of the token's characters.
+		if b.Cache != nil {
+			if id, ok := b.Cache.Get(key, now); ok {
+				b.observeCache(true)
+				return id, nil
+			}
+		}
+	}
+	if !isToken68(tok) {
+		return nil, errTokenChars()
+	}
+	if !jwt {
 		if b.APIKeys == nil || b.APIKeys.Len() == 0 {
 			return nil, fail(ReasonMalformed, "bearer token is not a JWT", nil)
 		}
 		return b.APIKeys.Lookup(tok)
 	}
-	now := b.now()
-	// The token's bytes are only read by the hash: no copy of the token.
-	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
 	if b.Cache != nil {
-		if id, ok := b.Cache.Get(key, now); ok {
-			b.observeCache(true)
-			return id, nil
-		}
 		b.observeCache(false)
 	}
 	iss, err := unverifiedIssuer(tok)

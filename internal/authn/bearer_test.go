@@ -275,3 +275,33 @@ func FuzzVerify(f *testing.F) {
 func b64(s string) string {
 	return strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(stdB64(s)), "=")
 }
+
+// TestBearerRefusesTokenCharsWithCache: a cache hit skips the check of the
+// token's characters, so a token outside them must never reach the cache:
+// it is refused for its characters every time, before any verification.
+func TestBearerRefusesTokenCharsWithCache(t *testing.T) {
+	v := &countingVerifier{until: testNow.Add(time.Hour)}
+	b := &Bearer{Issuers: map[string]TokenVerifier{"https://idp": v}, Cache: NewTokenCache(10, time.Hour),
+		Now: func() time.Time { return testNow }}
+	for _, tok := range []string{jwtFor("https://idp") + "*", jwtFor("https://idp") + "=A", "*" + jwtFor("https://idp")} {
+		for i := 0; i < 2; i++ {
+			_, err := b.Authenticate(context.Background(), bearerRequest(tok))
+			var f *Failure
+			if !errors.As(err, &f) || f.Reason != ReasonMalformed || f.Msg != "bearer token has invalid characters" {
+				t.Fatalf("%q (try %d): got %v, want a refusal for its characters", tok, i, err)
+			}
+		}
+	}
+	if n, l := v.calls.Load(), b.Cache.Len(); n != 0 || l != 0 {
+		t.Fatalf("verifier called %d times, %d tokens cached; want none", n, l)
+	}
+	// The same bytes without the stray character: verified once, then a hit.
+	for i := 0; i < 2; i++ {
+		if _, err := b.Authenticate(context.Background(), bearerRequest(jwtFor("https://idp"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.calls.Load(); n != 1 {
+		t.Fatalf("verifier called %d times, want 1", n)
+	}
+}
