@@ -42,15 +42,7 @@ func init() {
 		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 			return usageErr("the cluster is NAMESPACE/NAME, got %q", pos[1])
 		}
-		cfg, err := loadPolicyConfig(env, *cfgPath)
-		if err != nil {
-			return err
-		}
-		kc, err := kubeClients(*kubeconfig)
-		if err != nil {
-			return err
-		}
-		p, err := policyOf(cfg, kc)
+		p, kc, err := loadPolicy(env, *cfgPath, *kubeconfig)
 		if err != nil {
 			return err
 		}
@@ -99,15 +91,7 @@ func init() {
 		if err != nil {
 			return usageErr("%v", strings.TrimPrefix(err.Error(), "explain: "))
 		}
-		cfg, err := loadPolicyConfig(env, *cfgPath)
-		if err != nil {
-			return err
-		}
-		kc, err := kubeClients(*kubeconfig)
-		if err != nil {
-			return err
-		}
-		p, err := policyOf(cfg, kc)
+		p, _, err := loadPolicy(env, *cfgPath, *kubeconfig)
 		if err != nil {
 			return err
 		}
@@ -198,15 +182,7 @@ func init() {
 			}
 			files = append(files, f)
 		}
-		cfg, err := loadPolicyConfig(env, *cfgPath)
-		if err != nil {
-			return err
-		}
-		kc, err := kubeClients(*kubeconfig)
-		if err != nil {
-			return err
-		}
-		p, err := policyOf(cfg, kc)
+		p, _, err := loadPolicy(env, *cfgPath, *kubeconfig)
 		if err != nil {
 			return err
 		}

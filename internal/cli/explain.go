@@ -195,15 +195,7 @@ func explainAudit(ctx context.Context, env Env, file, requestID, cfgPath, kubeco
 		return &ExitError{Code: ExitFailure, Msg: fmt.Sprintf("no request %s in %s", requestID, file)}
 	}
 	if cfgPath != "" {
-		cfg, err := loadPolicyConfig(env, cfgPath)
-		if err != nil {
-			return err
-		}
-		kc, err := kubeClients(kubeconfig)
-		if err != nil {
-			return err
-		}
-		p, err := policyOf(cfg, kc)
+		p, _, err := loadPolicy(env, cfgPath, kubeconfig)
 		if err != nil {
 			return err
 		}

@@ -90,6 +90,22 @@ func kubeClients(kubeconfig string) (*kubeclient.Clients, error) {
 	return kc, nil
 }
 
+// loadPolicy is loadPolicyConfig, kubeClients and policyOf in a row: the
+// policy of the config at cfgPath, with RBAC roles from the API server of
+// kubeconfig ("" for none), and the clients connected to it (nil without).
+func loadPolicy(env Env, cfgPath, kubeconfig string) (explain.Policy, *kubeclient.Clients, error) {
+	cfg, err := loadPolicyConfig(env, cfgPath)
+	if err != nil {
+		return explain.Policy{}, nil, err
+	}
+	kc, err := kubeClients(kubeconfig)
+	if err != nil {
+		return explain.Policy{}, nil, err
+	}
+	p, err := policyOf(cfg, kc)
+	return p, kc, err
+}
+
 // policyOf is cfg's policy, asking the API server of kc for RBAC roles
 // when kc is set.
 func policyOf(cfg *config.Config, kc *kubeclient.Clients) (explain.Policy, error) {
