@@ -202,10 +202,20 @@ func TestAuditRotation(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	seen := map[string]int{}
-	old, cur := auditRecords(t, g.AuditPath+".1"), auditRecords(t, g.AuditPath)
-	for _, m := range append(old, cur...) {
-		seen[m["request_id"].(string)]++
+	// A read's line is written with its batch, up to 5 ms after its
+	// response: read the files until every answered request is there.
+	var seen map[string]int
+	var cur []map[string]any
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		seen = map[string]int{}
+		old := auditRecords(t, g.AuditPath+".1")
+		cur = auditRecords(t, g.AuditPath)
+		for _, m := range append(old, cur...) {
+			seen[m["request_id"].(string)]++
+		}
+		if allSeen(seen, ids) || time.Now().After(deadline) {
+			break
+		}
 	}
 	var inNew int
 	for _, m := range cur {
@@ -221,6 +231,16 @@ func TestAuditRotation(t *testing.T) {
 			t.Fatalf("request %s is in the audit log %d times, want 1 (%d requests)", id, seen[id], len(ids))
 		}
 	}
+}
+
+// allSeen reports whether every id is in seen.
+func allSeen(seen map[string]int, ids []string) bool {
+	for _, id := range ids {
+		if seen[id] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // forgedToken signs alice's claims for issuer with a key the issuer never
