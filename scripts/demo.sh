@@ -9,9 +9,4 @@ root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 cd "$root"
 
-venv="$("$here/install-ray.sh")"
-dex="$("$here/build-dex.sh")"
-mkdir -p bin
-go build -o bin/raygate ./cmd/raygate
-go build -o bin/raygate-demo ./test/demo
-exec bin/raygate-demo --ray-venv "$venv" --dex "$dex" --raygate "$root/bin/raygate" --dir "$root/.cache/demo" "$@"
+run_stack_program demo ./test/demo "$@"

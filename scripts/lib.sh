@@ -22,3 +22,19 @@ export GOTOOLCHAIN=auto
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# run_stack_program NAME PKG [ARGS...] installs Ray and builds Dex on first
+# use, builds raygate and the program in PKG as bin/raygate-NAME, and runs it
+# against them with its working files under .cache/NAME. It must be called
+# from the repository's root, and does not return.
+run_stack_program() {
+  local name="$1" pkg="$2" venv dex here
+  shift 2
+  here="$(pwd)/scripts"
+  venv="$("$here/install-ray.sh")"
+  dex="$("$here/build-dex.sh")"
+  mkdir -p bin
+  go build -o bin/raygate ./cmd/raygate
+  go build -o "bin/raygate-$name" "$pkg"
+  exec "bin/raygate-$name" --ray-venv "$venv" --dex "$dex" --raygate "$(pwd)/bin/raygate" --dir "$(pwd)/.cache/$name" "$@"
+}

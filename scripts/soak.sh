@@ -10,9 +10,4 @@ root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 cd "$root"
 
-venv="$("$here/install-ray.sh")"
-dex="$("$here/build-dex.sh")"
-mkdir -p bin
-go build -o bin/raygate ./cmd/raygate
-go build -o bin/raygate-soak ./test/soak
-exec bin/raygate-soak --ray-venv "$venv" --dex "$dex" --raygate "$root/bin/raygate" --dir "$root/.cache/soak" "$@"
+run_stack_program soak ./test/soak "$@"

@@ -9,10 +9,6 @@ import (
 
 func path(s string) manifest.Path { return manifest.ParsePath(s) }
 
-func exposedType(t string) bool {
-	return strings.EqualFold(t, "LoadBalancer") || strings.EqualFold(t, "NodePort")
-}
-
 // loadBalancerFields are the Service fields that only make sense for a
 // load balancer or node ports; the API server refuses some of them on a
 // ClusterIP Service.
@@ -23,12 +19,12 @@ var loadBalancerFields = []string{"externalTrafficPolicy", "loadBalancerIP", "lo
 func (p *planner) clusterSpec(cs manifest.ClusterSpec) {
 	hp := cs.Path.Key("headGroupSpec")
 	head := p.get(hp)
-	if typ := head.Get("serviceType").Str(); exposedType(typ) {
+	if typ := head.Get("serviceType").Str(); manifest.ExposedServiceType(typ) {
 		p.set(hp.Key("serviceType"), manifest.NewString("ClusterIP"), typ+" -> ClusterIP")
 	}
 	sp := hp.Key("headService").Key("spec")
 	if svc := p.get(sp); svc.IsMap() {
-		if typ := svc.Get("type").Str(); exposedType(typ) {
+		if typ := svc.Get("type").Str(); manifest.ExposedServiceType(typ) {
 			p.set(sp.Key("type"), manifest.NewString("ClusterIP"), typ+" -> ClusterIP")
 			for _, k := range loadBalancerFields {
 				p.remove(sp.Key(k), "removed (only for load balancers and node ports)")
@@ -148,7 +144,7 @@ func (p *planner) template(t manifest.Template, k pods) {
 			}
 			uid := sc.Get("runAsUser")
 			switch {
-			case isZero(uid):
+			case uid.IsZero():
 				p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%s -> %d", uid.Scalar(), k.uid))
 			case k.defaultUID && prof.linux && uid.IsNull() && !anyContainerSetsUser(spec):
 				p.set(scp.Key("runAsUser"), manifest.NewInt(k.uid), fmt.Sprintf("%d (the ray user of the Ray images; lets the kubelet verify runAsNonRoot)", k.uid))
@@ -182,13 +178,6 @@ func (p *planner) template(t manifest.Template, k pods) {
 // are hardened like the others.
 var containerLists = []string{"initContainers", "containers", "ephemeralContainers"}
 
-// isZero reports whether a value is the number 0 (however it was
-// written: 0, 00, 0x0, 0o0, +0, 0.0, -0 ...).
-func isZero(v *manifest.Value) bool {
-	n, ok := v.Number()
-	return ok && n == 0
-}
-
 func anyContainerSetsUser(spec *manifest.Value) bool {
 	for _, list := range containerLists {
 		for _, c := range spec.Get(list).Items() {
@@ -214,7 +203,7 @@ func (p *planner) container(cp manifest.Path, uid int64, prof profile) {
 		if v := sc.Get("runAsNonRoot"); !v.IsNull() && !v.IsTrue() {
 			p.set(scp.Key("runAsNonRoot"), manifest.NewBool(true), v.Scalar()+" -> true")
 		}
-		if v := sc.Get("runAsUser"); isZero(v) && prof.linux {
+		if v := sc.Get("runAsUser"); v.IsZero() && prof.linux {
 			p.set(scp.Key("runAsUser"), manifest.NewInt(uid), fmt.Sprintf("%s -> %d", v.Scalar(), uid))
 		}
 	}

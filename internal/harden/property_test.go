@@ -140,10 +140,10 @@ func mayChange(o manifest.Object, p manifest.Path) bool {
 	case strings.HasSuffix(s, "automountServiceAccountToken"):
 		return !obj.At(p).IsFalse()
 	case strings.HasSuffix(s, "headGroupSpec.serviceType"):
-		return exposedType(obj.At(p).Str())
+		return manifest.ExposedServiceType(obj.At(p).Str())
 	case strings.Contains(s, "headService.spec"):
 		svc := upTo("headService.spec")
-		return exposedType(svc.Get("type").Str()) || strings.Contains(s, "externalIPs") || strings.Contains(s, "loadBalancerSourceRanges")
+		return manifest.ExposedServiceType(svc.Get("type").Str()) || strings.Contains(s, "externalIPs") || strings.Contains(s, "loadBalancerSourceRanges")
 	case strings.HasSuffix(s, "enableIngress"):
 		return obj.At(p).IsTrue()
 	case strings.Contains(s, "authOptions"):

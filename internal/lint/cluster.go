@@ -15,7 +15,7 @@ import (
 func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest.Template, decoded []*corev1.PodTemplateSpec, ci int, head *corev1.PodTemplateSpec) {
 	hg := cs.Value.Get("headGroupSpec")
 	hp := cs.Path.Key("headGroupSpec")
-	if typ := hg.Get("serviceType").Str(); exposedType(typ) {
+	if typ := hg.Get("serviceType").Str(); manifest.ExposedServiceType(typ) {
 		c.add(RuleHeadServiceExposed, hp.Key("serviceType"),
 			fmt.Sprintf("the head Service is of type %s: the dashboard and Jobs API (8265), Ray Client (10001) and GCS (6379) are reachable from outside the cluster; use ClusterIP and reach the dashboard through raygate", typ))
 	}
@@ -37,20 +37,13 @@ func (c *checker) checkClusterSpec(cs manifest.ClusterSpec, templates []manifest
 	}
 }
 
-// exposedType reports whether a Service type publishes ports outside the
-// cluster (spelled in any case, so that a misspelt type is not taken for
-// safe).
-func exposedType(t string) bool {
-	return strings.EqualFold(t, "LoadBalancer") || strings.EqualFold(t, "NodePort")
-}
-
 // checkService reports the fields of a Service spec KubeRay copies into a
 // Service that publish it outside the cluster: a LoadBalancer or NodePort
 // type, externalIPs (kube-proxy forwards traffic to those addresses to the
 // Service) and loadBalancerSourceRanges (an allow-list for a load
 // balancer: it means one is wanted).
 func (c *checker) checkService(rule, name, what string, p manifest.Path, spec *manifest.Value) {
-	if typ := spec.Get("type").Str(); exposedType(typ) {
+	if typ := spec.Get("type").Str(); manifest.ExposedServiceType(typ) {
 		c.add(rule, p.Key("type"), fmt.Sprintf("%s sets type %s: %s are reachable from outside the cluster; use ClusterIP", name, typ, what))
 	}
 	if ips := spec.Get("externalIPs"); ips.Len() > 0 {

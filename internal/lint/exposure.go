@@ -102,14 +102,14 @@ func (c *checker) service() {
 	spec := c.o.Value.Get("spec")
 	typ := spec.Get("type").Str()
 	external := spec.Get("externalIPs").Len() > 0
-	if !exposedType(typ) && !external {
+	if !manifest.ExposedServiceType(typ) && !external {
 		return
 	}
 	if !selectsRayPods(spec.Get("selector")) {
 		return
 	}
 	how := "of type " + typ
-	if !exposedType(typ) {
+	if !manifest.ExposedServiceType(typ) {
 		how = "with externalIPs"
 	}
 	for i, p := range spec.Get("ports").Items() {

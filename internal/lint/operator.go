@@ -194,7 +194,7 @@ func (x *install) nonRoot(f foundOperator) []Finding {
 				uid, uidField = podSC.Get("runAsUser"), sp.Key("securityContext").Key("runAsUser")
 			}
 			switch {
-			case isZeroNumber(uid):
+			case uid.IsZero():
 				c.add(RuleOperatorNonRoot, uidField, fmt.Sprintf(
 					"container %q of the KubeRay operator runs as root (runAsUser: %s): the operator needs no root; KubeRay's image runs as %d", name, uid.Scalar(), manifest.OperatorUID))
 			case !nonRoot.IsTrue():
@@ -204,11 +204,6 @@ func (x *install) nonRoot(f foundOperator) []Finding {
 		}
 	}
 	return c.out
-}
-
-func isZeroNumber(v *manifest.Value) bool {
-	n, ok := v.Number()
-	return ok && n == 0
 }
 
 // managed reports whether the operator reconciles objects of namespace

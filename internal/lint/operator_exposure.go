@@ -34,7 +34,7 @@ func (x *install) exposed(f foundOperator) []Finding {
 		services[s.o.Name] = s
 		ports := x.operatorPorts(f, spec)
 		c := s.checker()
-		if typ := spec.Get("type").Str(); exposedType(typ) {
+		if typ := spec.Get("type").Str(); manifest.ExposedServiceType(typ) {
 			c.add(RuleOperatorExposed, path("spec.type"), fmt.Sprintf(
 				"%s is of type %s and selects the KubeRay operator's pods: it publishes their %s outside the cluster, where they answer without authentication; use ClusterIP", s.describe(), typ, ports))
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	kjson "sigs.k8s.io/json"
 )
@@ -267,6 +268,10 @@ func (v *Value) IsTrue() bool { b, ok := v.Bool(); return ok && b }
 // IsFalse reports whether the value is the boolean false.
 func (v *Value) IsFalse() bool { b, ok := v.Bool(); return ok && !b }
 
+// IsZero reports whether the value is the number 0, however it was
+// written (0, 00, 0x0, 0o0, +0, 0.0, -0 ...).
+func (v *Value) IsZero() bool { n, ok := v.Number(); return ok && n == 0 }
+
 // Number returns the numeric value of an integer or other number.
 func (v *Value) Number() (float64, bool) {
 	switch v.Kind() {
@@ -479,4 +484,11 @@ func (v *Value) Append(x *Value) {
 	if v != nil && v.kind == KindList {
 		v.items = append(v.items, x)
 	}
+}
+
+// ExposedServiceType reports whether a Service type publishes ports
+// outside the cluster: LoadBalancer or NodePort, spelled in any case, so
+// that a misspelt type is not taken for safe.
+func ExposedServiceType(t string) bool {
+	return strings.EqualFold(t, "LoadBalancer") || strings.EqualFold(t, "NodePort")
 }
