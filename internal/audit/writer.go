@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -339,22 +340,13 @@ func (s *Writer) keepBatchLocked(n int) {
 	first := true
 	for len(rest) > 0 {
 		end := len(rest)
-		if i := indexNewline(rest); i >= 0 {
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			end = i + 1
 		}
 		s.keepLocked(rest[:end], first && n > 0 && s.batch[n-1] != '\n')
 		rest, first = rest[end:], false
 	}
 	s.batch = s.batch[:0]
-}
-
-func indexNewline(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 // keepLocked keeps a copy of line for a retry. The rest of a line already

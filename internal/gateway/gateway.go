@@ -240,10 +240,11 @@ func (x *exchange) serve() {
 		return
 	}
 	x.call = proxy.Call{Cluster: cluster, Target: target, Identity: id, RequestID: x.ev.RequestID, RayToken: callerRayToken(cluster, id, r)}
-	if d.CheckOwner && !x.resolveStop(d.Role, cluster, id.User, d.Request.JobID) {
+	// Checks of the request itself come before any call to the cluster.
+	if !x.checkEncoding() || !x.limitBody(d.Request.Body) {
 		return
 	}
-	if !x.checkEncoding() || !x.limitBody(d.Request.Body) {
+	if d.CheckOwner && !x.resolveStop(d.Role, cluster, id.User, d.Request.JobID) {
 		return
 	}
 	if d.CheckPackage && !x.uploadOnce(cluster) {
