@@ -180,13 +180,24 @@ func filterCookies(values []string) string {
 				continue
 			}
 			name, value, ok := strings.Cut(pair, "=")
-			if !ok || isSensitiveCookie(strings.TrimSpace(name)) || !isCookieName(name) || !isCookieValue(value) {
+			if !ok || isSensitiveCookie(strings.TrimSpace(name)) || !isCookieName(name) || !isCookieValue(value) || namesSensitiveCookie(value) {
 				continue
 			}
 			kept = append(kept, pair)
 		}
 	}
 	return strings.Join(kept, "; ")
+}
+
+// namesSensitiveCookie reports whether a quoted cookie value reads as a
+// sensitive cookie's pair to a parser that ends a pair at a quote:
+// 0="ray-authentication-token=..." is dropped whole.
+func namesSensitiveCookie(value string) bool {
+	if len(value) < 2 || value[0] != '"' {
+		return false
+	}
+	n, _, ok := strings.Cut(value[1:], "=")
+	return ok && isSensitiveCookie(n)
 }
 
 // isCookieName reports whether s is an RFC 6265 cookie-name (a token).

@@ -66,7 +66,7 @@ func TestStripClientHeaders(t *testing.T) {
 		// space, and reads quoted values across semicolons: these pairs
 		// hide a Ray token or a session from a reader that splits on
 		// semicolons only.
-		"x=1, ray-authentication-token=leak", "y=2 __Host-raygate-session=sealed", `z="a; ray-authentication-token=leak"`, `ok="quoted"`}
+		"x=1, ray-authentication-token=leak", "y=2 __Host-raygate-session=sealed", `z="a; ray-authentication-token=leak"`, `q="ray-authentication-token=leak"`, `ok="quoted"`}
 	StripClientHeaders(h)
 	// Named one by one: IsIdentityHeader is what is under test, so it
 	// cannot be the judge.
